@@ -1,0 +1,280 @@
+"""Base classes of the six plugin families.
+
+Every plugin is a class with a ``name``, a ``params`` declaration and scikit-learn's shape:
+parameters arrive in ``__init__`` (validated against the declaration, no other work there),
+``fit`` returns ``self``, and fitted state ends in ``_``. Subclasses add to ``params``; the
+declarations of base classes (such as a feature's ``weight``) are inherited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from toolkit.errors import SpecError, did_you_mean
+from toolkit.params import Float, Param
+
+if TYPE_CHECKING:
+    from toolkit.analysis import AudioAnalysis
+    from toolkit.data import Dataset
+    from toolkit.evaluation import Evaluation
+
+
+class Component:
+    """What every plugin shares: a name, declared parameters and a version."""
+
+    #: The name people type (``--encoder pca``, ``--set pca.n_components=8``).
+    name: ClassVar[str] = ""
+    #: Set by each family base class.
+    family: ClassVar[str] = ""
+    #: The parameter declaration: the single source for CLI, MLflow and Optuna.
+    params: ClassVar[tuple[Param, ...]] = ()
+    #: Bump when the output for the same input changes (feature versions key the cache).
+    version: ClassVar[str] = "1"
+    #: pip distributions a logged model needs to use this component (pinned at log time).
+    requirements: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **params: Any) -> None:
+        declared = self.declared_params()
+        for key in params:
+            if key not in declared:
+                hint = did_you_mean(key, declared)
+                raise SpecError(
+                    f"unknown parameter '{self.name}.{key}'; {self.name} takes: "
+                    + (", ".join(declared) or "no parameters"),
+                    hint,
+                )
+        for key, param in declared.items():
+            try:
+                value = param.validate(params.get(key, param.default))
+            except ValueError as exc:
+                raise SpecError(f"{self.name}.{key}: {exc}") from None
+            setattr(self, key, value)
+        self.random_state: int | None = None
+
+    @classmethod
+    def declared_params(cls) -> dict[str, Param]:
+        """All declared parameters, base classes first."""
+        out: dict[str, Param] = {}
+        for klass in reversed(cls.__mro__):
+            for param in klass.__dict__.get("params", ()):
+                out[param.name] = param
+        return out
+
+    @classmethod
+    def summary(cls) -> str:
+        """The first line of the class docstring."""
+        doc = (cls.__doc__ or "").strip()
+        return doc.splitlines()[0] if doc else ""
+
+    def get_params(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in self.declared_params()}
+
+    def set_params(self, **params: Any) -> Component:
+        merged = {**self.get_params(), **params}
+        type(self).__init__(self, **merged)
+        return self
+
+    def check(self) -> None:
+        """Cheap checks that need more than the declaration (a path exists). Runs before work."""
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Source(Component):
+    """A data source: lists clips (audio path, lyrics, labels, metadata). Decodes nothing."""
+
+    family = "source"
+    #: Whether ``--data PATH`` goes into this source's ``path`` parameter.
+    takes_path: ClassVar[bool] = False
+
+    def load(self) -> Dataset:
+        raise NotImplementedError
+
+    def experiment_name(self) -> str:
+        """The MLflow experiment runs on this data go to unless ``--experiment`` is given."""
+        return self.name
+
+
+class FeatureExtractor(Component):
+    """A feature block: one vector (or one 2-D array) per clip."""
+
+    family = "feature"
+    #: ``audio`` or ``lyrics``: what the feature is computed from.
+    modality: ClassVar[str] = "audio"
+    #: ``vector`` (N x d) or ``matrix`` (N x F x T, for convolutional encoders).
+    output: ClassVar[str] = "vector"
+    params = (
+        Float(
+            "weight",
+            1.0,
+            low=0.0,
+            high=100.0,
+            searchable=True,
+            space=(0.25, 4.0),
+            log=True,
+            help="weight of this block when blocks are fused",
+        ),
+    )
+    #: How fusion scales the block: ``columns`` z-scores each column (statistics in unlike
+    #: units), ``block`` centres the columns and divides by one common scale, keeping the
+    #: relative variances (SVD or embedding outputs, where small columns are mostly noise).
+    scaling: ClassVar[str] = "columns"
+    #: Parameters that do not change the extracted values (left out of cache keys).
+    fusion_params: ClassVar[tuple[str, ...]] = ("weight",)
+
+    def extraction_params(self) -> dict[str, Any]:
+        return {k: v for k, v in self.get_params().items() if k not in self.fusion_params}
+
+
+class AudioFeature(FeatureExtractor):
+    """An audio feature computed clip by clip (and cached per clip)."""
+
+    modality = "audio"
+
+    def extract(self, audio: AudioAnalysis) -> np.ndarray:
+        """The feature of one clip from its shared spectral analysis."""
+        raise NotImplementedError
+
+
+class LyricsFeature(FeatureExtractor):
+    """A lyrics feature fitted on the corpus (a vocabulary, say), then applied per text."""
+
+    modality = "lyrics"
+
+    def fit(self, texts: list[str]) -> LyricsFeature:
+        return self
+
+    def transform(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def fit_transform(self, texts: list[str]) -> np.ndarray:
+        return self.fit(texts).transform(texts)
+
+
+@dataclass
+class EncoderInput:
+    """What an encoder receives.
+
+    ``vectors`` is the fusion of all vector blocks (each standardised and weighted), or None
+    when there are none; ``blocks`` holds every block as extracted; ``masks`` says which rows of
+    a block are present (False where a clip has no lyrics). Rows follow the clips' order.
+    """
+
+    vectors: np.ndarray | None
+    blocks: dict[str, np.ndarray] = field(default_factory=dict)
+    masks: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        if self.vectors is not None:
+            return len(self.vectors)
+        return len(next(iter(self.blocks.values()))) if self.blocks else 0
+
+
+class Encoder(Component):
+    """Maps features to a latent space (N x k)."""
+
+    family = "encoder"
+    #: Kinds of input the encoder uses: ``vector``, ``matrix``.
+    accepts: ClassVar[frozenset[str]] = frozenset({"vector"})
+    #: Features used when ``--features`` is not given. Lyrics ones are dropped for data
+    #: without lyrics, audio ones for data without audio.
+    default_features: ClassVar[tuple[str, ...]] = ("mfcc_stats", "tfidf")
+
+    def fit(self, X: EncoderInput) -> Encoder:
+        raise NotImplementedError
+
+    def transform(self, X: EncoderInput) -> np.ndarray:
+        raise NotImplementedError
+
+    def fit_transform(self, X: EncoderInput) -> np.ndarray:
+        return self.fit(X).transform(X)
+
+    def diagnostics(self) -> dict[str, float]:
+        """Numbers worth logging after fitting (explained variance, active units, ...)."""
+        return {}
+
+
+class Clusterer(Component):
+    """Assigns clusters to latent points; ``-1`` is noise.
+
+    Plugins implement :meth:`cluster`. ``fit_predict`` keeps the labels and the cluster
+    centroids, and :meth:`predict` assigns new points to the nearest centroid unless the
+    plugin has a native rule (k-means, mixtures) and overrides it.
+    """
+
+    family = "clusterer"
+
+    def cluster(self, Z: np.ndarray) -> np.ndarray:
+        """Fit on ``Z`` and return one integer label per row (``-1`` for noise)."""
+        raise NotImplementedError
+
+    def fit_predict(self, Z: np.ndarray) -> np.ndarray:
+        labels = np.asarray(self.cluster(Z))
+        if labels.shape != (len(Z),):
+            raise ValueError(
+                f"clusterer '{self.name}' returned labels of shape {labels.shape}, "
+                f"expected ({len(Z)},)"
+            )
+        self.labels_ = labels.astype(int)
+        ids = sorted(set(self.labels_.tolist()) - {-1})
+        self.cluster_ids_ = np.array(ids, dtype=int)
+        self.centroids_ = (
+            np.stack([Z[self.labels_ == k].mean(axis=0) for k in ids])
+            if ids
+            else np.zeros((0, Z.shape[1]))
+        )
+        return self.labels_
+
+    def fit(self, Z: np.ndarray) -> Clusterer:
+        self.fit_predict(Z)
+        return self
+
+    def predict(self, Z: np.ndarray) -> np.ndarray:
+        """Nearest fitted centroid (all noise if nothing was clustered)."""
+        if len(self.centroids_) == 0:
+            return np.full(len(Z), -1, dtype=int)
+        d = ((Z[:, None, :] - self.centroids_[None, :, :]) ** 2).sum(axis=2)
+        return self.cluster_ids_[np.argmin(d, axis=1)]
+
+
+class Metric(Component):
+    """Computes named numbers from an evaluation; None marks 'not computed here'."""
+
+    family = "metric"
+
+    def compute(self, ev: Evaluation) -> dict[str, float | None]:
+        raise NotImplementedError
+
+
+class Report(Component):
+    """Writes files (plots, tables) about a run into ``out_dir``; returns their paths."""
+
+    family = "report"
+
+    def render(self, ev: Evaluation, out_dir: Path) -> list[Path]:
+        raise NotImplementedError
+
+
+FAMILY_BASES: dict[str, type[Component]] = {
+    "source": Source,
+    "feature": FeatureExtractor,
+    "encoder": Encoder,
+    "clusterer": Clusterer,
+    "metric": Metric,
+    "report": Report,
+}
+
+#: The method each family's plugins must implement (checked at registration).
+REQUIRED_METHODS: dict[str, tuple[str, ...]] = {
+    "source": ("load",),
+    "encoder": ("fit", "transform"),
+    "clusterer": ("cluster",),
+    "metric": ("compute",),
+    "report": ("render",),
+}

@@ -1,0 +1,36 @@
+"""Errors a user can act on. The CLI prints them as one line (plus a hint), never a traceback."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class MusiclustError(Exception):
+    """Base class: a problem the user can fix, with an optional hint."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message} ({self.hint})"
+
+
+class SpecError(MusiclustError):
+    """The run specification is wrong: a bad plugin name, parameter or value. Found before work."""
+
+
+class DataError(MusiclustError):
+    """The data cannot be used: a missing path, nothing usable left after skipping."""
+
+
+class PluginError(MusiclustError):
+    """A plugin broke the contract (bad declaration, wrong return shape)."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """A 'did you mean X?' hint for a near miss, or None."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None

@@ -1,0 +1,64 @@
+"""The hooks a musiclust plugin may implement: one ``register_<family>`` hook per family.
+
+Each hook receives a ``register`` callback; call it once per component class::
+
+    from toolkit import hookimpl
+
+    @hookimpl
+    def register_clusterers(register):
+        register(MyClusterer)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pluggy
+
+PROJECT = "musiclust"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+Register = Callable[[type], None]
+
+
+@hookspec
+def register_sources(register: Register) -> None:
+    """Register data sources (subclasses of ``toolkit.Source``)."""
+
+
+@hookspec
+def register_features(register: Register) -> None:
+    """Register feature extractors (``toolkit.AudioFeature`` or ``toolkit.LyricsFeature``)."""
+
+
+@hookspec
+def register_encoders(register: Register) -> None:
+    """Register encoders (subclasses of ``toolkit.Encoder``)."""
+
+
+@hookspec
+def register_clusterers(register: Register) -> None:
+    """Register clusterers (subclasses of ``toolkit.Clusterer``)."""
+
+
+@hookspec
+def register_metrics(register: Register) -> None:
+    """Register metrics (subclasses of ``toolkit.Metric``)."""
+
+
+@hookspec
+def register_reports(register: Register) -> None:
+    """Register reports: plots and tables (subclasses of ``toolkit.Report``)."""
+
+
+#: hook name -> family name
+HOOK_FAMILIES = {
+    "register_sources": "source",
+    "register_features": "feature",
+    "register_encoders": "encoder",
+    "register_clusterers": "clusterer",
+    "register_metrics": "metric",
+    "register_reports": "report",
+}
