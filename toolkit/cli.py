@@ -1,0 +1,261 @@
+"""The ``musiclust`` command. Errors print as one line with a hint and exit non-zero."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from toolkit import __version__
+from toolkit.errors import MusiclustError, SpecError
+from toolkit.registry import PLURAL, get_registry
+
+log = logging.getLogger("musiclust")
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MusiclustError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2 if isinstance(exc, SpecError) else 1)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:
+            if log.isEnabledFor(logging.DEBUG):
+                traceback.print_exc()
+            first = " ".join(str(exc).split())[:300]
+            click.echo(
+                f"error: unexpected {type(exc).__name__}: {first} "
+                "(run with -v for the traceback; please report it)",
+                err=True,
+            )
+            ctx.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="musiclust")
+@click.option("-v", "--verbose", count=True, help="More output (-v: details, -vv: debug).")
+def cli(verbose: int) -> None:
+    """Unsupervised music clustering from audio and lyrics.
+
+    Every step is a plugin (see `musiclust plugins`); every run is tracked in MLflow.
+    """
+    _configure_logging(verbose)
+
+
+def _configure_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter())
+    log.handlers[:] = [handler]
+    log.setLevel(min(level, logging.INFO))
+    handler.setLevel(level if verbose else logging.WARNING)
+    log.propagate = False
+    for noisy in ("alembic", "mlflow.store.db.utils"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
+def _given(value: str | None) -> str | None:
+    """MLproject passes '' for options the user did not set."""
+    return value if value not in (None, "") else None
+
+
+@cli.command()
+@click.option(
+    "--data",
+    metavar="PATH",
+    help="A folder (one subfolder per label) or a CSV file. Default: the built-in demo data.",
+)
+@click.option("--source", metavar="NAME", help="Data-source plugin (default: from --data).")
+@click.option(
+    "--features",
+    metavar="A,B",
+    help="Feature plugins, comma-separated (default: the encoder's default features).",
+)
+@click.option("--encoder", metavar="NAME", help="Encoder plugin (default: pca).")
+@click.option("--clusterer", metavar="NAME", help="Clusterer plugin (default: kmeans).")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="PLUGIN.PARAM=VALUE",
+    help="Set a parameter, as kmeans.n_clusters=10 (repeatable; several may be "
+    "given in one value, space-separated).",
+)
+@click.option("--config", metavar="SPEC.YAML", help="A spec file; options override it.")
+@click.option(
+    "--experiment", metavar="NAME", help="MLflow experiment (default: named after the data)."
+)
+@click.option("--seed", metavar="N", help="Seed for every random step (default: 0).")
+@click.option("--no-model", is_flag=True, help="Do not log the fitted pyfunc model.")
+def run(
+    data: str | None,
+    source: str | None,
+    features: str | None,
+    encoder: str | None,
+    clusterer: str | None,
+    sets: tuple[str, ...],
+    config: str | None,
+    experiment: str | None,
+    seed: str | None,
+    no_model: bool,
+) -> None:
+    """Run one pipeline (data -> features -> encoder -> clusterer) and track it in MLflow.
+
+    \b
+    Examples:
+      musiclust run
+      musiclust run --data ~/gtzan/genres_original --set kmeans.n_clusters=10
+      musiclust run --data songs.csv --features tfidf --encoder pca
+    """
+    from toolkit.spec import build_spec
+
+    registry = get_registry()
+    spec = build_spec(
+        registry,
+        data=_given(data),
+        source=_given(source),
+        features=_given(features),
+        encoder=_given(encoder),
+        clusterer=_given(clusterer),
+        sets=[s for s in sets if s.strip()],
+        config=_given(config),
+        seed=_parse_seed(_given(seed)),
+    )
+    experiment = _given(experiment)
+    if experiment and os.environ.get("MLFLOW_RUN_ID"):
+        log.warning("--experiment is ignored under `mlflow run`: use mlflow run --experiment-name")
+
+    from toolkit import pipeline, tracking
+
+    result = pipeline.run(spec, registry, experiment=experiment, log_model=not no_model)
+    _print_summary(result, tracking.tracking_uri())
+
+
+def _parse_seed(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise SpecError(f"--seed: expected an integer, got {text!r}") from None
+
+
+def _print_summary(result: Any, uri: str) -> None:
+    m = result.metrics
+    echo = click.echo
+    spec = result.spec
+    echo(f"run {result.run_id} in experiment '{result.experiment}'")
+    echo(
+        f"  {int(m['n_clips'])} clips ({int(m['n_skipped'])} skipped, "
+        f"{int(m['n_without_lyrics'])} without lyrics) -> "
+        f"{','.join(p.name for p in spec.features)} -> {spec.encoder.name} -> "
+        f"{spec.clusterer.name}: {int(m.get('n_clusters', 0))} clusters"
+    )
+    keys = ["silhouette", "reference.silhouette", "largest_cluster_share"]
+    echo("  " + "  ".join(f"{k} {m[k]:.3f}" for k in keys if k in m))
+    for column in sorted({k.split(".")[0] for k in m if k.endswith(".ami")}):
+        echo(
+            f"  {column}: "
+            + "  ".join(
+                f"{k} {m[f'{column}.{k}']:.3f}"
+                for k in ("ami", "ari", "nmi", "purity", "accuracy")
+                if f"{column}.{k}" in m
+            )
+        )
+    for skip in result.skipped[:5]:
+        echo(f"  skipped {skip.id}: {skip.reason}")
+    if len(result.skipped) > 5:
+        echo(f"  ... {len(result.skipped) - 5} more in skipped.csv")
+    if result.tags.get("collapsed") == "true":
+        echo("  warning: collapsed clustering (see notes.txt in the run)")
+    if result.model_uri:
+        echo(f"  model: {result.model_uri}")
+    if uri.startswith("sqlite:"):
+        echo(f"  browse: mlflow ui --backend-store-uri {uri}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins(as_json: bool) -> None:
+    """List installed plugins: family, name, origin, parameters; and broken plugins."""
+    from toolkit.audio import AUDIO_PARAMS
+
+    registry = get_registry()
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "plugins": [_info_dict(info) for info in registry.infos()],
+                    "settings": {"audio": [p.to_dict() for p in AUDIO_PARAMS]},
+                    "problems": [
+                        {"plugin": p.plugin, "dist": p.dist, "version": p.version, "error": p.error}
+                        for p in registry.problems
+                    ],
+                },
+                indent=2,
+                default=str,
+            )
+        )
+        return
+    for family, plural in PLURAL.items():
+        infos = registry.infos(family)
+        click.echo(f"{plural}:")
+        if not infos:
+            click.echo("  (none)")
+        for info in infos:
+            click.echo(f"  {info.name:<14} {info.origin:<20} {info.cls.summary()}")
+            for param in info.cls.declared_params().values():
+                click.echo(_param_line(param))
+    click.echo("settings (--set audio.PARAM=VALUE):")
+    for param in AUDIO_PARAMS:
+        click.echo(_param_line(param))
+    if registry.problems:
+        click.echo("problems (skipped):")
+        for problem in registry.problems:
+            click.echo(f"  {problem.plugin} ({problem.origin}): {problem.error}")
+
+
+def _param_line(param: Any) -> str:
+    default = "none" if param.default is None else param.default
+    flag = " [search]" if param.searchable else ""
+    return f"      {param.name} = {default!s:<10} {param.domain()}{flag}  {param.help}"
+
+
+def _info_dict(info: Any) -> dict[str, Any]:
+    cls = info.cls
+    out = {
+        "family": info.family,
+        "name": info.name,
+        "plugin": info.plugin,
+        "dist": info.dist,
+        "version": info.version,
+        "summary": cls.summary(),
+        "params": [p.to_dict() for p in cls.declared_params().values()],
+    }
+    for attr in ("modality", "output", "default_features", "takes_path"):
+        if hasattr(cls, attr):
+            out[attr] = getattr(cls, attr)
+    if hasattr(cls, "accepts"):
+        out["accepts"] = sorted(cls.accepts)
+    return out
+
+
+def main() -> None:
+    cli(prog_name="musiclust")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""What metrics and reports see, and how their results are collected.
+
+Labels reach this module only: no step before it reads them. A metric returns named numbers; a
+value that is a string means "not computed" and says why (undefined at this size, say), so a
+small data set yields a report instead of a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from toolkit.components import Clusterer, Encoder, Metric, Report
+from toolkit.errors import PluginError
+
+log = logging.getLogger("musiclust")
+
+
+@dataclass
+class Evaluation:
+    """A fitted run seen from the outside: latent, clusters, labels and the reference space.
+
+    ``reference`` is the data set's fixed yardstick (standardised ``audio_stats``, or ``tfidf``
+    for data without audio), with NaN rows where a clip has none, so runs with different
+    features are scored in the same space.
+    """
+
+    ids: list[str]
+    latent: np.ndarray
+    clusters: np.ndarray
+    labels: dict[str, np.ndarray] = field(default_factory=dict)
+    reference: np.ndarray | None = None
+    reference_name: str | None = None
+    encoder: Encoder | None = None
+    clusterer: Clusterer | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    def reference_rows(self) -> np.ndarray:
+        if self.reference is None:
+            return np.zeros(self.n, dtype=bool)
+        return ~np.isnan(self.reference).any(axis=1)
+
+
+def compute_metrics(
+    ev: Evaluation, metrics: list[Metric]
+) -> tuple[dict[str, float], dict[str, str]]:
+    """Run every metric plugin; returns (values, {key: why not computed})."""
+    values: dict[str, float] = {}
+    missing: dict[str, str] = {}
+    for metric in metrics:
+        try:
+            result = metric.compute(ev)
+        except Exception as exc:
+            log.warning("metric %s failed: %s: %s", metric.name, type(exc).__name__, exc)
+            missing[metric.name] = f"failed: {type(exc).__name__}: {exc}"
+            continue
+        if not isinstance(result, dict):
+            raise PluginError(
+                f"metric '{metric.name}' returned {type(result).__name__}, not a dict"
+            )
+        for key, value in result.items():
+            if key in values:
+                log.warning(
+                    "metric %s: key %s already set by another metric; kept", metric.name, key
+                )
+                continue
+            if value is None or isinstance(value, str):
+                missing[key] = value or "not computed"
+                continue
+            number = float(value)
+            if math.isfinite(number):
+                values[key] = number
+            else:
+                missing[key] = "not finite"
+        ev.metrics.update(values)
+    return values, missing
+
+
+def render_reports(
+    ev: Evaluation, reports: list[Report], out_dir: Path
+) -> tuple[list[Path], dict[str, str]]:
+    """Run every report plugin into ``out_dir``; a failing report is recorded, never fatal."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: list[Path] = []
+    failed: dict[str, str] = {}
+    for report in reports:
+        try:
+            written = report.render(ev, out_dir) or []
+        except Exception as exc:
+            log.warning("report %s failed: %s: %s", report.name, type(exc).__name__, exc)
+            failed[report.name] = f"{type(exc).__name__}: {exc}"
+            continue
+        for path in map(Path, written):
+            if not path.is_file():
+                failed[report.name] = f"said it wrote {path.name}, which does not exist"
+            else:
+                files.append(path)
+    return files, failed

@@ -1,0 +1,162 @@
+"""The fitted chain as an MLflow pyfunc model: rows of (audio path, lyrics) in, cluster ids out.
+
+The model carries its code (``toolkit``, ``plugins`` and the packages of any third-party plugin
+it uses, through ``code_paths``) and pinned pip requirements, so ``mlflow models predict`` works
+on new files without this project being installed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import logging
+import pickle
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import mlflow.pyfunc
+import pandas as pd
+
+from toolkit.chain import Chain
+from toolkit.data import clean_lyrics
+
+BASE_REQUIREMENTS = (
+    "mlflow",
+    "numpy",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "librosa",
+    "soundfile",
+    "soxr",
+    "pyyaml",
+    "pluggy",
+    "click",
+    "tqdm",
+    "joblib",
+    "cloudpickle",
+)
+
+
+class ClusterModel(mlflow.pyfunc.PythonModel):
+    """Input columns ``audio`` (a file path) and ``lyrics`` (text, optional); output columns
+    ``cluster`` (-1 where a row could not be used) and ``reason`` (empty when it was)."""
+
+    def load_context(self, context: Any) -> None:
+        with open(context.artifacts["chain"], "rb") as fh:
+            self.chain: Chain = pickle.load(fh)
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        frame = pd.DataFrame(model_input)
+        n = len(frame)
+        audio = _column(frame, "audio", n)
+        lyrics = [clean_lyrics(t) for t in _column(frame, "lyrics", n)]
+        audio = [
+            None if a is None or (isinstance(a, str) and not a.strip()) else str(a) for a in audio
+        ]
+        clusters, reasons = self.chain.predict(audio, lyrics)
+        return pd.DataFrame({"cluster": clusters.astype("int64"), "reason": reasons})
+
+
+def _column(frame: pd.DataFrame, name: str, n: int) -> list[Any]:
+    if name not in frame:
+        return [None] * n
+    return [None if isinstance(v, float) and v != v else v for v in frame[name].tolist()]
+
+
+def log_model(chain: Chain, name: str = "model") -> str:
+    """Log ``chain`` into the active run; return the model URI."""
+    from mlflow.models.signature import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    uses_audio = "audio" in chain.modalities
+    lyrics_only = chain.modalities == {"lyrics"}
+    signature = ModelSignature(
+        inputs=Schema(
+            [
+                ColSpec("string", "audio", required=uses_audio),
+                ColSpec("string", "lyrics", required=lyrics_only),
+            ]
+        ),
+        outputs=Schema([ColSpec("long", "cluster"), ColSpec("string", "reason")]),
+    )
+    with tempfile.TemporaryDirectory() as tmp, _quiet_mlflow():
+        path = Path(tmp) / "chain.pkl"
+        with open(path, "wb") as fh:
+            pickle.dump(chain, fh)
+        info = mlflow.pyfunc.log_model(
+            name=name,
+            python_model=ClusterModel(),
+            artifacts={"chain": str(path)},
+            code_paths=_copy_sources(code_paths(chain), Path(tmp) / "code"),
+            signature=signature,
+            pip_requirements=requirements(chain),
+        )
+    return info.model_uri
+
+
+@contextmanager
+def _quiet_mlflow() -> Iterator[None]:
+    """Silence what MLflow says about choices made here on purpose: no input example (it would
+    hold a local file path), the model object pickled by cloudpickle (its class is importable
+    from the model's code paths)."""
+    logger = logging.getLogger("mlflow.pyfunc")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*input example.*")
+            warnings.filterwarnings("ignore", message=".*[Tt]ype hint.*")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _components(chain: Chain) -> list[Any]:
+    return [*chain.features, chain.encoder, chain.clusterer]
+
+
+def code_paths(chain: Chain) -> list[str]:
+    """Source folders (or files) of toolkit, plugins and every plugin package the chain uses."""
+    tops = {"toolkit", "plugins"} | {type(c).__module__.split(".")[0] for c in _components(chain)}
+    paths = []
+    for top in sorted(tops):
+        module = importlib.import_module(top)
+        locations = list(getattr(module, "__path__", []))
+        paths.append(locations[0] if locations else module.__file__)
+    return [str(p) for p in paths if p]
+
+
+def _copy_sources(paths: list[str], into: Path) -> list[str]:
+    """Copies of the source folders without bytecode caches (what the model should carry)."""
+    out = []
+    for path in map(Path, paths):
+        target = into / path.name
+        if path.is_dir():
+            shutil.copytree(path, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+        out.append(str(target))
+    return out
+
+
+def requirements(chain: Chain) -> list[str]:
+    """Pinned pip requirements: the toolkit's own plus those each component declares."""
+    names = list(BASE_REQUIREMENTS)
+    for component in _components(chain):
+        names.extend(n for n in component.requirements if n not in names)
+    out = []
+    for name in names:
+        try:
+            out.append(f"{name}=={md.version(name)}")
+        except md.PackageNotFoundError:
+            out.append(name)
+    return out

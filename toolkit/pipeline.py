@@ -1,0 +1,201 @@
+"""One run, in the order the data flows:
+
+    data source -> feature extractors -> fusion -> encoder -> clusterer -> metrics -> reports
+
+all of it logged to one MLflow run, and the fitted chain logged as one pyfunc model.
+The search (later) calls :func:`run` once per trial inside a nested MLflow run.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from toolkit import __version__, artifacts, tracking
+from toolkit.audio import AudioSettings
+from toolkit.cache import FeatureCache
+from toolkit.chain import Chain
+from toolkit.data import Skip
+from toolkit.evaluation import Evaluation, compute_metrics, render_reports
+from toolkit.extraction import extract
+from toolkit.fusion import standardise
+from toolkit.registry import Registry, get_registry
+from toolkit.spec import Spec, adapt_to_data, instantiate
+
+log = logging.getLogger("musiclust")
+
+REFERENCE_AUDIO = "audio_stats"
+REFERENCE_LYRICS = "tfidf"
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    experiment: str
+    spec: Spec
+    metrics: dict[str, float]
+    not_computed: dict[str, str]
+    skipped: list[Skip]
+    notes: list[str]
+    evaluation: Evaluation
+    model_uri: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def run(
+    spec: Spec,
+    registry: Registry | None = None,
+    *,
+    experiment: str | None = None,
+    log_model: bool = True,
+    progress: bool = True,
+) -> RunResult:
+    """Run the spec end to end and track it in MLflow."""
+    registry = registry or get_registry()
+
+    def make(family: str, part: Any) -> Any:
+        return instantiate(registry, family, part, spec.seed)
+
+    # 1. data: list the clips (cheap; decodes nothing)
+    source = make("source", spec.source)
+    dataset = source.load()
+    notes = dataset.notes + adapt_to_data(spec, registry, dataset.has_audio, dataset.has_lyrics)
+    experiment = experiment or source.experiment_name()
+
+    features = [make("feature", p) for p in spec.features]
+    chain = Chain(
+        features,
+        make("encoder", spec.encoder),
+        make("clusterer", spec.clusterer),
+        AudioSettings.from_params(spec.audio),
+    )
+    tags = _tags(spec, registry, dataset.name)
+    with tracking.tracked_run(experiment, _run_name(spec), tags) as run_id:
+        tracking.log_params(spec.flat_params())
+        tracking.log_dataset(*artifacts.manifest(dataset))
+
+        # 2. features (+ the data set's fixed reference space), cached per clip
+        reference = _reference_feature(registry, features, dataset.has_audio, spec)
+        extraction = extract(
+            dataset,
+            features,
+            chain.audio,
+            reference=reference,
+            cache=FeatureCache(),
+            n_jobs=spec.audio["n_jobs"],
+            progress=progress,
+        )
+        clips = extraction.dataset.clips
+
+        # 3-5. fusion -> encoder -> clusterer
+        started = time.perf_counter()
+        latent, clusters = chain.fit_predict(extraction.blocks)
+        fit_seconds = time.perf_counter() - started
+
+        # 6. metrics: labels are read here, for evaluation only
+        ev = Evaluation(
+            ids=[c.id for c in clips],
+            latent=latent,
+            clusters=clusters,
+            labels={
+                col: np.array([c.labels.get(col) for c in clips], dtype=object)
+                for col in extraction.dataset.label_columns
+            },
+            reference=None
+            if extraction.reference is None
+            else standardise(extraction.reference.values, extraction.reference.mask),
+            reference_name=None if extraction.reference is None else extraction.reference.name,
+            encoder=chain.encoder,
+            clusterer=chain.clusterer,
+            seed=spec.seed,
+        )
+        metrics, not_computed = compute_metrics(ev, [make("metric", p) for p in spec.metrics])
+        metrics.update(chain.encoder.diagnostics())
+        skipped = dataset.skipped + extraction.skipped
+        metrics.update(
+            {
+                "n_clips": float(len(clips)),
+                "n_skipped": float(len(skipped)),
+                "n_without_lyrics": float(sum(c.lyrics is None for c in clips)),
+                "features.cache_hits": extraction.stats["cache_hits"],
+                "features.cache_misses": extraction.stats["cache_misses"],
+                "features.seconds": extraction.stats["extract_seconds"],
+                "fit_seconds": fit_seconds,
+            }
+        )
+        tags.update(_verdict_tags(metrics, notes))
+
+        # 7. reports, tables and the model, all into the run
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp)
+            _, failed = render_reports(ev, [make("report", p) for p in spec.reports], out / "plots")
+            not_computed.update({f"report.{k}": v for k, v in failed.items()})
+            artifacts.write_tables(out, spec, ev, clips, metrics, not_computed, skipped, notes)
+            tracking.log_metrics(metrics)
+            tracking.set_tags({**tags, **artifacts.summary_tags(spec, metrics, not_computed)})
+            tracking.log_artifacts(out)
+        model_uri = None
+        if log_model:
+            from toolkit.model import log_model as log_pyfunc
+
+            model_uri = log_pyfunc(chain)
+
+    return RunResult(
+        run_id, experiment, spec, metrics, not_computed, skipped, notes, ev, model_uri, tags
+    )
+
+
+def _reference_feature(registry: Registry, features: list[Any], has_audio: bool, spec: Spec) -> Any:
+    """The yardstick every run of this data set is also scored in: default audio_stats (or
+    tfidf without audio), shared with the run's own feature when it is the very same."""
+    name = REFERENCE_AUDIO if has_audio else REFERENCE_LYRICS
+    if registry.find(name) is None:
+        log.warning("reference feature %s is not installed: reference metrics are skipped", name)
+        return None
+    default_audio = AudioSettings.from_params(spec.audio) == AudioSettings()
+    for feature in features:
+        fresh = registry.get("feature", name).cls()
+        if (
+            feature.name == name
+            and feature.get_params() == fresh.get_params()
+            and (default_audio or feature.modality != "audio")
+        ):
+            return feature
+    return registry.get("feature", name).cls()
+
+
+def _run_name(spec: Spec) -> str:
+    return f"{spec.encoder.name}+{spec.clusterer.name} [{','.join(p.name for p in spec.features)}]"
+
+
+def _tags(spec: Spec, registry: Registry, data_name: str) -> dict[str, str]:
+    tags = {
+        "musiclust.version": __version__,
+        "spec.hash": spec.hash(),
+        "data.name": data_name,
+        "label_informed": "false",
+    }
+    for family, part in spec.parts():
+        info = registry.get(family, part.name)
+        tags[f"plugin.{family}.{part.name}"] = f"{info.dist or info.plugin}=={info.version or '?'}"
+    return tags
+
+
+def _verdict_tags(metrics: dict[str, float], notes: list[str]) -> dict[str, str]:
+    """``collapsed=true`` when the latent or the clustering degenerated (and say so loudly)."""
+    reasons = []
+    if metrics.get("active_units", np.inf) < 2:
+        reasons.append(f"only {metrics['active_units']:.0f} active latent units")
+    if metrics.get("largest_cluster_share", 0.0) > 0.5:
+        reasons.append(f"the largest cluster holds {metrics['largest_cluster_share']:.0%} of clips")
+    for reason in reasons:
+        message = f"collapsed: {reason}"
+        log.warning(message)
+        notes.append(message)
+    return {"collapsed": "true" if reasons else "false"}

@@ -1,0 +1,400 @@
+"""The run specification: which plugins, with which parameters, fully resolved before any work.
+
+A spec is a plain mapping (YAML on disk)::
+
+    source:    {name: folder, params: {path: ..., lyrics: ...}}
+    features:  [{name: mfcc_stats, params: {...}}, {name: tfidf, params: {...}}]
+    encoder:   {name: pca, params: {n_components: 16, ...}}
+    clusterer: {name: kmeans, params: {n_clusters: auto, ...}}
+    metrics:   [{name: internal, params: {}}, ...]
+    reports:   [{name: pca_scatter, params: {}}, ...]
+    audio:     {sample_rate: 22050, ...}
+    seed:      0
+
+It is built from defaults, then a ``--config`` file, then command-line options, then ``--set
+plugin.param=value`` assignments; every default is filled in and every value checked against
+the plugin's declaration, so a typo fails in one line before anything is computed.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from toolkit.audio import AUDIO_PARAMS
+from toolkit.cache import digest
+from toolkit.components import Component, Encoder, FeatureExtractor, Source
+from toolkit.errors import DataError, SpecError, did_you_mean
+from toolkit.params import Param
+from toolkit.registry import Registry
+
+DEFAULT_ENCODER = "pca"
+DEFAULT_CLUSTERER = "kmeans"
+CONFIG_KEYS = (
+    "data",
+    "source",
+    "features",
+    "encoder",
+    "clusterer",
+    "metrics",
+    "reports",
+    "audio",
+    "seed",
+)
+#: Settings sections that take ``--set section.param=value`` like plugins do.
+SETTINGS: dict[str, tuple[Param, ...]] = {"audio": AUDIO_PARAMS}
+#: Spec entries that do not change results (left out of the hash).
+UNHASHED = {("audio", "n_jobs")}
+
+
+@dataclass
+class Part:
+    """One plugin of a spec: its name and its resolved parameters."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "params": dict(self.params)}
+
+
+@dataclass
+class Spec:
+    source: Part
+    features: list[Part]
+    encoder: Part
+    clusterer: Part
+    metrics: list[Part]
+    reports: list[Part]
+    audio: dict[str, Any]
+    seed: int = 0
+    #: True when the features came from the encoder's defaults (they may adapt to the data).
+    default_features: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source.to_dict(),
+            "features": [p.to_dict() for p in self.features],
+            "encoder": self.encoder.to_dict(),
+            "clusterer": self.clusterer.to_dict(),
+            "metrics": [p.to_dict() for p in self.metrics],
+            "reports": [p.to_dict() for p in self.reports],
+            "audio": dict(self.audio),
+            "seed": self.seed,
+        }
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+    def hash(self) -> str:
+        data = self.to_dict()
+        for section, key in UNHASHED:
+            data[section].pop(key, None)
+        return digest(data)[:12]
+
+    def parts(self) -> list[tuple[str, Part]]:
+        """(family, part) for every plugin in the spec."""
+        out = [("source", self.source)]
+        out += [("feature", p) for p in self.features]
+        out += [("encoder", self.encoder), ("clusterer", self.clusterer)]
+        out += [("metric", p) for p in self.metrics] + [("report", p) for p in self.reports]
+        return out
+
+    def flat_params(self) -> dict[str, str]:
+        """MLflow params: the same keys for every run of a family (``encoder.n_components``)."""
+        out: dict[str, str] = {"seed": str(self.seed)}
+        for family, part in (
+            ("source", self.source),
+            ("encoder", self.encoder),
+            ("clusterer", self.clusterer),
+        ):
+            out[family] = part.name
+            out.update({f"{family}.{k}": _text(v) for k, v in part.params.items()})
+        for family, parts in (
+            ("feature", self.features),
+            ("metric", self.metrics),
+            ("report", self.reports),
+        ):
+            out[f"{family}s"] = ",".join(p.name for p in parts)
+            for part in parts:
+                out.update({f"{family}.{part.name}.{k}": _text(v) for k, v in part.params.items()})
+        out.update({f"audio.{k}": _text(v) for k, v in self.audio.items()})
+        return out
+
+
+def _text(value: Any) -> str:
+    return "none" if value is None else str(value)
+
+
+# -- building ------------------------------------------------------------------------------
+def build_spec(
+    registry: Registry,
+    *,
+    data: str | None = None,
+    source: str | None = None,
+    features: str | list[str] | None = None,
+    encoder: str | None = None,
+    clusterer: str | None = None,
+    sets: tuple[str, ...] | list[str] = (),
+    config: str | Path | None = None,
+    seed: int | None = None,
+) -> Spec:
+    """Resolve a spec from a config file, options and ``--set`` assignments; raise SpecError."""
+    raw = load_config(config) if config else {}
+    base_dir = Path(config).resolve().parent if config else Path.cwd()
+    if data is not None:
+        raw["data"] = data
+    elif raw.get("data") is not None:
+        raw["data"] = str((base_dir / str(raw["data"])).resolve())
+    for key, value in (("source", source), ("encoder", encoder), ("clusterer", clusterer)):
+        if value is not None:
+            raw[key] = _override(raw.get(key), value, key)
+    if features is not None:
+        raw["features"] = _split(features) if isinstance(features, str) else list(features)
+    if seed is not None:
+        raw["seed"] = seed
+
+    source_part = _source_part(registry, raw)
+    encoder_part = _part(raw.get("encoder") or DEFAULT_ENCODER, "encoder")
+    encoder_cls = registry.get("encoder", encoder_part.name).cls
+    default_features = raw.get("features") in (None, [], "")
+    if default_features:
+        assert issubclass(encoder_cls, Encoder)
+        feature_parts = [Part(n) for n in encoder_cls.default_features]
+    else:
+        feature_parts = [_part(f, "features") for f in _as_list(raw["features"], "features")]
+    spec = Spec(
+        source=source_part,
+        features=feature_parts,
+        encoder=encoder_part,
+        clusterer=_part(raw.get("clusterer") or DEFAULT_CLUSTERER, "clusterer"),
+        metrics=_parts_or_all(registry, raw.get("metrics"), "metric"),
+        reports=_parts_or_all(registry, raw.get("reports"), "report"),
+        audio=dict(raw.get("audio") or {}),
+        seed=_seed(raw.get("seed", 0)),
+        default_features=default_features,
+    )
+    apply_sets(spec, sets)
+    resolve(spec, registry)
+    return spec
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise SpecError(f"config file {path} is not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"config file {path} must hold a mapping of {', '.join(CONFIG_KEYS)}")
+    unknown = [k for k in data if k not in CONFIG_KEYS]
+    if unknown:
+        raise SpecError(
+            f"unknown key '{unknown[0]}' in {path}; valid keys: {', '.join(CONFIG_KEYS)}",
+            did_you_mean(str(unknown[0]), CONFIG_KEYS),
+        )
+    return copy.deepcopy(data)
+
+
+def _source_part(registry: Registry, raw: dict[str, Any]) -> Part:
+    data = raw.get("data")
+    if raw.get("source"):
+        part = _part(raw["source"], "source")
+    elif data:
+        path = Path(data)
+        if path.is_dir():
+            part = Part("folder")
+        elif path.is_file() and path.suffix.lower() == ".csv":
+            part = Part("csv")
+        elif not path.exists():
+            raise DataError(f"no such file or folder: {data}")
+        else:
+            raise SpecError(
+                f"--data {data}: a folder or a .csv file is expected",
+                "or name the source with --source",
+            )
+    else:
+        part = Part("demo")
+    if data:
+        cls = registry.get("source", part.name).cls
+        assert issubclass(cls, Source)
+        if not cls.takes_path:
+            raise SpecError(f"source '{part.name}' takes no --data path")
+        part.params["path"] = str(Path(data).expanduser().resolve())
+    return part
+
+
+def _override(current: Any, name: str, what: str) -> Part:
+    """The plugin named on the command line, keeping the config's parameters if it is the same."""
+    if current:
+        part = _part(current, what)
+        if part.name == name:
+            return part
+    return Part(name)
+
+
+def _part(value: Any, what: str) -> Part:
+    if isinstance(value, Part):
+        return value
+    if isinstance(value, str) and value:
+        return Part(value.strip())
+    if isinstance(value, dict):
+        if "name" in value:
+            params = value.get("params") or {}
+            extra = set(value) - {"name", "params"}
+            if extra or not isinstance(params, dict):
+                raise SpecError(f"{what}: expected {{name: ..., params: {{...}}}}, got {value!r}")
+            return Part(str(value["name"]), dict(params))
+        if len(value) == 1:  # {pca: {n_components: 8}}
+            ((name, params),) = value.items()
+            return Part(str(name), dict(params or {}))
+    raise SpecError(
+        f"{what}: expected a plugin name or {{name: ..., params: {{...}}}}, got {value!r}"
+    )
+
+
+def _as_list(value: Any, what: str) -> list[Any]:
+    if isinstance(value, str):
+        return _split(value)
+    if isinstance(value, list):
+        return value
+    raise SpecError(f"{what}: expected a list or a comma-separated string, got {value!r}")
+
+
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _parts_or_all(registry: Registry, value: Any, family: str) -> list[Part]:
+    if value is None:
+        return [Part(n) for n in registry.names(family)]
+    return [_part(v, family + "s") for v in _as_list(value, family + "s")]
+
+
+def _seed(value: Any) -> int:
+    if isinstance(value, bool):
+        raise SpecError(f"seed: expected an integer, got {value!r}")
+    try:
+        return int(str(value))
+    except ValueError:
+        raise SpecError(f"seed: expected an integer, got {value!r}") from None
+
+
+def apply_sets(spec: Spec, sets: tuple[str, ...] | list[str]) -> None:
+    """Apply ``plugin.param=value`` assignments (several may share one string, space-separated)."""
+    by_name = {part.name: part for _, part in spec.parts()}
+    for item in (a for s in sets for a in s.split()):
+        key, sep, value = item.partition("=")
+        target, dot, param = key.partition(".")
+        if not sep or not dot or not target or not param:
+            raise SpecError(f"--set {item}: expected plugin.param=value (as kmeans.n_clusters=10)")
+        if target in SETTINGS:
+            spec.audio[param] = _Raw(value)
+        elif target in by_name:
+            by_name[target].params[param] = _Raw(value)
+        else:
+            in_run = ", ".join(sorted(by_name))
+            raise SpecError(
+                f"--set {item}: '{target}' is not part of this run (plugins in it: {in_run}; "
+                f"settings: {', '.join(SETTINGS)})",
+                did_you_mean(target, [*by_name, *SETTINGS]),
+            )
+
+
+class _Raw(str):
+    """A value typed on the command line: parsed with the declaration's own parser."""
+
+
+def _check_value(owner: str, param: Param, value: Any) -> Any:
+    try:
+        return param.parse(value) if isinstance(value, _Raw) else param.validate(value)
+    except ValueError as exc:
+        raise SpecError(f"{owner}.{param.name}: {exc}") from None
+
+
+def _resolve_params(owner: str, declared: dict[str, Param], given: dict[str, Any]) -> dict:
+    for key in given:
+        if key not in declared:
+            raise SpecError(
+                f"unknown parameter '{owner}.{key}'; {owner} takes: "
+                + (", ".join(declared) or "no parameters"),
+                did_you_mean(key, declared),
+            )
+    return {
+        key: _check_value(owner, p, given[key]) if key in given else p.default
+        for key, p in declared.items()
+    }
+
+
+def resolve(spec: Spec, registry: Registry) -> None:
+    """Fill every default and check every name and value, in place."""
+    seen: set[str] = set()
+    for family, part in spec.parts():
+        cls = registry.get(family, part.name).cls
+        if family in ("feature", "metric", "report"):
+            if part.name in seen:
+                raise SpecError(f"{family} '{part.name}' is listed twice")
+            seen.add(part.name)
+        part.params = _resolve_params(part.name, cls.declared_params(), part.params)
+    spec.audio = _resolve_params("audio", {p.name: p for p in AUDIO_PARAMS}, spec.audio)
+    _check_compatible(spec, registry)
+
+
+def _check_compatible(spec: Spec, registry: Registry) -> None:
+    encoder = registry.get("encoder", spec.encoder.name).cls
+    assert issubclass(encoder, Encoder)
+    outputs = set()
+    for part in spec.features:
+        feature = registry.get("feature", part.name).cls
+        assert issubclass(feature, FeatureExtractor)
+        outputs.add(feature.output)
+        if feature.output not in encoder.accepts:
+            raise SpecError(
+                f"encoder '{encoder.name}' takes {'/'.join(sorted(encoder.accepts))} features, "
+                f"and '{part.name}' is a {feature.output} feature",
+                f"{encoder.name}'s default features: {', '.join(encoder.default_features)}",
+            )
+    if not spec.features:
+        raise SpecError("no features selected", "give --features a,b")
+
+
+def instantiate(registry: Registry, family: str, part: Part, seed: int) -> Component:
+    """A fresh component for a resolved part, with its seed."""
+    component = registry.get(family, part.name).cls(**part.params)
+    component.random_state = seed
+    component.check()
+    return component
+
+
+def adapt_to_data(spec: Spec, registry: Registry, has_audio: bool, has_lyrics: bool) -> list[str]:
+    """Drop default features the data cannot feed; fail on explicit ones. Returns notes."""
+    notes = []
+    kept = []
+    for part in spec.features:
+        modality = registry.get("feature", part.name).cls.modality
+        available = has_audio if modality == "audio" else has_lyrics
+        if available:
+            kept.append(part)
+        elif spec.default_features:
+            notes.append(f"default feature '{part.name}' dropped: the data has no {modality}")
+        else:
+            raise DataError(
+                f"feature '{part.name}' needs {modality}, and the data has none",
+                "choose features for the data with --features",
+            )
+    if not kept:
+        raise DataError(
+            "none of the encoder's default features fits the data "
+            f"({', '.join(p.name for p in spec.features)})",
+            "choose features with --features",
+        )
+    spec.features = kept
+    return notes

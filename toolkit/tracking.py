@@ -1,0 +1,111 @@
+"""MLflow for every run: where runs go, how a run starts and ends, and what it logs.
+
+Tracking goes to ``MLFLOW_TRACKING_URI`` when set, else to an explicit sqlite store
+``./mlflow.db`` (artifacts in ``./mlruns``). Under ``mlflow run`` the program logs into the run
+that MLflow created (``MLFLOW_RUN_ID``); the experiment is then ``mlflow run``'s choice.
+A run that raises ends FAILED with its error as a tag and ``error.txt``; none stays RUNNING.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("musiclust")
+
+
+def tracking_uri() -> str:
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    return f"sqlite:///{(Path.cwd() / 'mlflow.db').resolve()}"
+
+
+@contextmanager
+def tracked_run(experiment: str, run_name: str, tags: dict[str, str]) -> Iterator[str]:
+    """Start (or, under ``mlflow run``, join) a run; yield its id; end it FINISHED or FAILED."""
+    import mlflow
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    mlflow.set_tracking_uri(tracking_uri())
+    given = os.environ.get("MLFLOW_RUN_ID")
+    if given:
+        active = mlflow.start_run(run_id=given)
+    else:
+        mlflow.set_experiment(experiment)
+        active = mlflow.start_run(run_name=run_name)
+    run_id = active.info.run_id
+    try:
+        mlflow.set_tags(tags)
+        yield run_id
+    except KeyboardInterrupt:
+        _record_error("interrupted by the user")
+        mlflow.end_run("KILLED")
+        raise
+    except BaseException as exc:
+        _record_error(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        mlflow.end_run("FAILED")
+        raise
+    else:
+        mlflow.end_run("FINISHED")
+
+
+def _record_error(message: str, details: str | None = None) -> None:
+    import mlflow
+
+    try:
+        mlflow.set_tag("error", " ".join(message.split())[:5000])
+        if details:
+            mlflow.log_text(details, "error.txt")
+    except Exception as exc:  # the store itself may be the problem; the run still ends
+        log.warning("could not record the error in MLflow: %s", exc)
+
+
+def log_params(params: dict[str, str]) -> None:
+    import mlflow
+
+    items = list(params.items())
+    for start in range(0, len(items), 100):  # MLflow's batch limit
+        mlflow.log_params(dict(items[start : start + 100]))
+
+
+def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
+    import mlflow
+
+    if metrics:
+        mlflow.log_metrics(metrics, step=step)
+
+
+def log_artifacts(directory: Path) -> None:
+    import mlflow
+
+    mlflow.log_artifacts(str(directory))
+
+
+def log_dataset(manifest: Any, name: str, source: str, digest: str) -> None:
+    """Record the clip list as the run's input data set (shown in the MLflow UI)."""
+    import mlflow
+    import mlflow.data
+
+    with warnings.catch_warnings():  # "source can be interpreted in multiple ways": a local path
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = mlflow.data.from_pandas(manifest, source=source, name=name, digest=digest[:36])
+    mlflow.log_input(dataset, context="clustering")
+
+
+def set_tags(tags: dict[str, str]) -> None:
+    import mlflow
+
+    mlflow.set_tags(tags)
+
+
+def artifact_uri() -> str:
+    import mlflow
+
+    return mlflow.get_artifact_uri()
