@@ -76,7 +76,7 @@ def run(
         AudioSettings.from_params(spec.audio),
     )
     tags = _tags(spec, registry, dataset.name)
-    with tracking.tracked_run(experiment, _run_name(spec), tags) as run_id:
+    with tracking.tracked_run(experiment, _run_name(spec), tags) as active:
         tracking.log_params(spec.flat_params())
         tracking.log_dataset(*artifacts.manifest(dataset))
 
@@ -147,7 +147,16 @@ def run(
             model_uri = log_pyfunc(chain)
 
     return RunResult(
-        run_id, experiment, spec, metrics, not_computed, skipped, notes, ev, model_uri, tags
+        active.run_id,
+        active.experiment,
+        spec,
+        metrics,
+        not_computed,
+        skipped,
+        notes,
+        ev,
+        model_uri,
+        tags,
     )
 
 

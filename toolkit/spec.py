@@ -105,21 +105,26 @@ class Spec:
         return out
 
     def flat_params(self) -> dict[str, str]:
-        """MLflow params: the same keys for every run of a family (``encoder.n_components``)."""
-        out: dict[str, str] = {"seed": str(self.seed)}
+        """MLflow params, the same keys in every run: ``encoder.name``, ``encoder.n_components``,
+        ``feature.names``, ``feature.tfidf.dims``, ``audio.sample_rate``, ``spec.seed``.
+
+        None of them is a bare MLproject parameter name (``encoder``, ``seed``...): under
+        ``mlflow run`` MLflow logs those itself, as typed, and params cannot change.
+        """
+        out: dict[str, str] = {"spec.seed": str(self.seed)}
         for family, part in (
             ("source", self.source),
             ("encoder", self.encoder),
             ("clusterer", self.clusterer),
         ):
-            out[family] = part.name
+            out[f"{family}.name"] = part.name
             out.update({f"{family}.{k}": _text(v) for k, v in part.params.items()})
         for family, parts in (
             ("feature", self.features),
             ("metric", self.metrics),
             ("report", self.reports),
         ):
-            out[f"{family}s"] = ",".join(p.name for p in parts)
+            out[f"{family}.names"] = ",".join(p.name for p in parts)
             for part in parts:
                 out.update({f"{family}.{part.name}.{k}": _text(v) for k, v in part.params.items()})
         out.update({f"audio.{k}": _text(v) for k, v in self.audio.items()})

@@ -14,6 +14,7 @@ import traceback
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,15 @@ def tracking_uri() -> str:
     return f"sqlite:///{(Path.cwd() / 'mlflow.db').resolve()}"
 
 
+@dataclass(frozen=True)
+class ActiveRun:
+    run_id: str
+    experiment: str
+
+
 @contextmanager
-def tracked_run(experiment: str, run_name: str, tags: dict[str, str]) -> Iterator[str]:
-    """Start (or, under ``mlflow run``, join) a run; yield its id; end it FINISHED or FAILED."""
+def tracked_run(experiment: str, run_name: str, tags: dict[str, str]) -> Iterator[ActiveRun]:
+    """Start (or, under ``mlflow run``, join) a run; end it FINISHED, FAILED or KILLED."""
     import mlflow
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -43,7 +50,7 @@ def tracked_run(experiment: str, run_name: str, tags: dict[str, str]) -> Iterato
     run_id = active.info.run_id
     try:
         mlflow.set_tags(tags)
-        yield run_id
+        yield ActiveRun(run_id, mlflow.get_experiment(active.info.experiment_id).name)
     except KeyboardInterrupt:
         _record_error("interrupted by the user")
         mlflow.end_run("KILLED")
