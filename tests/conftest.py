@@ -1,0 +1,101 @@
+"""Shared fixtures: an isolated MLflow store per test, real plugin packages, generated audio."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from toolkit.registry import reset_registry
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+PLUGIN_PACKAGES = Path(__file__).parent / "plugin_packages"
+#: A small demo for fast runs: 4 songs x 5 styles x 2 s.
+SMALL_DEMO = ("demo.n_per_style=4 demo.duration=2",)
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One feature cache for the session (content-addressed, so tests cannot disturb each
+    other); tests about caching use their own."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_cache: Path):
+    """Each test runs in its own folder with its own sqlite MLflow store and a fresh registry."""
+    monkeypatch.chdir(tmp_path)
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)  # process-global in MLflow: pin it for this test
+    monkeypatch.setenv("MUSICLUST_CACHE_DIR", str(shared_cache))
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in (
+        "MLFLOW_RUN_ID",
+        "MLFLOW_EXPERIMENT_ID",
+        "MLFLOW_EXPERIMENT_NAME",
+        "MUSICLUST_LOAD_PLUGINS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    reset_registry()
+    yield
+    reset_registry()
+    while mlflow.active_run():  # a test that failed mid-run must not leak it to the next
+        mlflow.end_run("FAILED")
+
+
+@pytest.fixture(scope="session")
+def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test plugin distributions, pip-installed (with their entry points) into a folder."""
+    target = tmp_path_factory.mktemp("site-packages")
+    sources = tmp_path_factory.mktemp("plugin-src")
+    for name in ("good", "misbehaving"):
+        src = sources / name
+        shutil.copytree(PLUGIN_PACKAGES / name, src)  # builds write into the source tree
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--no-index",
+                "--no-build-isolation",
+                "--target",
+                str(target),
+                str(src),
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return target
+
+
+@pytest.fixture
+def with_plugins(plugin_site: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make the installed test plugins visible, in this process and in subprocesses."""
+    monkeypatch.syspath_prepend(str(plugin_site))
+    monkeypatch.setenv(
+        "PYTHONPATH",
+        os.pathsep.join(p for p in (str(plugin_site), os.environ.get("PYTHONPATH", "")) if p),
+    )
+    importlib.invalidate_caches()
+    reset_registry()
+    return plugin_site
+
+
+@pytest.fixture(scope="session")
+def gtzan_mini() -> Path:
+    path = SHARED_DATA / "gtzan-mini"
+    if not (path / "genres_original").is_dir():
+        pytest.skip("../shared/data/gtzan-mini is absent")
+    return path

@@ -1,0 +1,64 @@
+"""The musiclust command as a user types it: help, one-line errors, a real run."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import SMALL_DEMO
+
+
+def musiclust(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "toolkit", *args], capture_output=True, text=True, cwd=cwd
+    )
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["plugins"]])
+def test_every_command_has_help(command):
+    out = musiclust(*command, "--help")
+    assert out.returncode == 0 and "Usage:" in out.stdout
+
+
+def test_run_help_lists_the_contract_options():
+    text = musiclust("run", "--help").stdout
+    for option in (
+        "--data",
+        "--source",
+        "--features",
+        "--encoder",
+        "--clusterer",
+        "--set",
+        "--config",
+        "--experiment",
+        "--seed",
+    ):
+        assert option in text
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--encoder", "pcaa"], "error: unknown encoder 'pcaa'; known encoders: identity, pca"),
+        (["--set", "pca.n_component=4"], "error: unknown parameter 'pca.n_component'"),
+        (["--set", "kmeans.n_clusters=ten"], "error: kmeans.n_clusters: expected an integer"),
+        (["--data", "/no/such/folder"], "error: no such file or folder: /no/such/folder"),
+        (["--seed", "x"], "error: --seed: expected an integer, got 'x'"),
+    ],
+)
+def test_mistakes_are_one_line_non_zero_and_start_no_run(args, expected, tmp_path):
+    out = musiclust("run", *args, cwd=tmp_path)
+    assert out.returncode != 0
+    assert out.stderr.strip().splitlines() == [out.stderr.strip()]  # one line
+    assert out.stderr.startswith(expected)
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "mlruns").exists()
+
+
+def test_run_prints_a_summary_and_defaults_to_a_local_sqlite_store(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    out = musiclust("run", "--set", *SMALL_DEMO, "--experiment", "cli", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "in experiment 'cli'" in out.stdout and "genre: ami" in out.stdout
+    assert (tmp_path / "mlflow.db").is_file() and Path(tmp_path / "mlruns").is_dir()
+    assert f"mlflow ui --backend-store-uri sqlite:///{tmp_path / 'mlflow.db'}" in out.stdout

@@ -1,0 +1,58 @@
+"""A real run on ../shared/data/gtzan-mini with its lyrics (skipped when the data is absent)."""
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+from mlflow.tracking import MlflowClient
+
+from toolkit import pipeline
+from toolkit.registry import get_registry
+from toolkit.spec import build_spec
+
+pytestmark = pytest.mark.shared_data
+
+
+def test_gtzan_mini_with_lyrics_end_to_end(gtzan_mini, tmp_path):
+    registry = get_registry()
+    spec = build_spec(registry, data=str(gtzan_mini), sets=["kmeans.n_clusters=10"])
+    result = pipeline.run(spec, registry, progress=False)
+    logged = MlflowClient().get_run(result.run_id)
+    metrics = logged.data.metrics
+    assert logged.info.status == "FINISHED"
+    assert metrics["n_clips"] == 50 and metrics["n_skipped"] == 0
+    lyrics = {p.stem for p in (gtzan_mini / "lyrics").glob("*.txt") if p.read_text().strip()}
+    assert metrics["n_without_lyrics"] == 50 - len(lyrics)
+    assert metrics["n_clusters"] == 10 and metrics["genre.n_classes"] == 10
+    for key in (
+        "genre.ami",
+        "genre.ari",
+        "genre.nmi",
+        "genre.purity",
+        "genre.accuracy",
+        "silhouette",
+        "reference.silhouette",
+    ):
+        assert key in metrics
+    assert metrics["genre.ami"] > 0.2  # real structure is found (chance is 0)
+    assert logged.data.params["feature.names"] == "mfcc_stats,tfidf"
+    assert logged.data.params["source.name"] == "folder"
+    assert MlflowClient().get_experiment(logged.info.experiment_id).name == "gtzan-mini"
+
+    # a wav file the model has not seen: two clips mixed, at 44.1 kHz stereo
+    a, sr = sf.read(gtzan_mini / "genres_original" / "rock" / "rock.00001.wav")
+    b, _ = sf.read(gtzan_mini / "genres_original" / "metal" / "metal.00003.wav")
+    n = min(len(a), len(b), 5 * sr)
+    mix = 0.5 * a[:n] + 0.5 * b[:n]
+    from scipy.signal import resample_poly
+
+    mix = resample_poly(mix, 2, 1)
+    sf.write(tmp_path / "unseen.wav", np.stack([mix, mix], axis=1), 44100)
+    model = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/model")
+    out = model.predict(
+        pd.DataFrame(
+            {"audio": [str(tmp_path / "unseen.wav")], "lyrics": ["turn it up loud tonight"]}
+        )
+    )
+    assert out["reason"].iloc[0] == "" and out["cluster"].iloc[0] in range(10)

@@ -1,0 +1,253 @@
+"""Whole runs in-process, read back from a real sqlite MLflow store."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+import yaml
+from conftest import SMALL_DEMO
+from helpers import write_styled_folder, write_tone
+from mlflow.tracking import MlflowClient
+
+import toolkit
+from toolkit import pipeline
+from toolkit.errors import DataError
+from toolkit.registry import get_registry
+from toolkit.spec import build_spec
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def run(**kw):
+    registry = get_registry()
+    return pipeline.run(build_spec(registry, **kw), registry, progress=False)
+
+
+def artifacts(run_id, tmp_path):
+    return mlflow.artifacts.download_artifacts(run_id=run_id, dst_path=str(tmp_path / "art"))
+
+
+def test_demo_run_logs_everything_and_its_model_reproduces_the_assignments(tmp_path):
+    result = run(sets=SMALL_DEMO)
+    client = MlflowClient()
+    logged = client.get_run(result.run_id)
+    assert logged.info.status == "FINISHED"
+    assert client.get_experiment(logged.info.experiment_id).name == "demo"
+
+    params = logged.data.params
+    assert params["encoder.name"] == "pca" and params["clusterer.n_clusters"] == "auto"
+    assert params["feature.names"] == "mfcc_stats,tfidf" and params["spec.seed"] == "0"
+    assert params["source.n_per_style"] == "4" and params["feature.tfidf.dims"] == "64"
+    assert params == result.spec.flat_params()  # the fully resolved spec, nothing else
+
+    metrics = logged.data.metrics
+    for key in (
+        "silhouette",
+        "calinski_harabasz",
+        "davies_bouldin",
+        "reference.silhouette",
+        "reference.davies_bouldin",
+        "genre.ami",
+        "genre.ari",
+        "genre.nmi",
+        "genre.purity",
+        "genre.accuracy",
+        "n_clusters",
+        "noise_share",
+        "largest_cluster_share",
+        "encoder.explained_variance",
+        "features.cache_misses",
+    ):
+        assert key in metrics, key
+    clips = result.evaluation.ids
+    assert metrics["n_clips"] == len(clips) == 20 and metrics["n_skipped"] == 0
+    demo = get_registry().get("source", "demo").cls(n_per_style=4, duration=2.0).load()
+    assert metrics["n_without_lyrics"] == sum(c.lyrics is None for c in demo.clips)
+    assert metrics["genre.ami"] == pytest.approx(result.metrics["genre.ami"])
+
+    tags = logged.data.tags
+    assert tags["plugin.encoder.pca"] == f"musiclust=={toolkit.__version__}"
+    assert tags["plugin.feature.tfidf"] == f"musiclust=={toolkit.__version__}"
+    assert tags["spec.hash"] == result.spec.hash()
+    assert tags["label_informed"] == "false" and tags["collapsed"] in ("true", "false")
+    assert "genre.ami" in tags["mlflow.note.content"]
+    assert logged.inputs.dataset_inputs[0].dataset.name == "demo"
+
+    folder = artifacts(result.run_id, tmp_path)
+    with open(os.path.join(folder, "spec.yaml")) as fh:
+        assert yaml.safe_load(fh) == result.spec.to_dict()
+    assignments = pd.read_csv(os.path.join(folder, "assignments.csv"))
+    assert assignments["id"].tolist() == clips
+    assert assignments["cluster"].tolist() == result.evaluation.clusters.tolist()
+    assert set(assignments["genre"]) == {"ballad", "rock", "electronic", "folk", "hiphop"}
+    table = pd.read_csv(os.path.join(folder, "metrics.csv")).set_index("metric")
+    assert table.loc["genre.ami", "value"] == pytest.approx(metrics["genre.ami"])
+    assert pd.read_csv(os.path.join(folder, "skipped.csv")).empty
+    for name in ("latent_pca_cluster", "latent_pca_genre", "cluster_sizes", "k_selection"):
+        with open(os.path.join(folder, "plots", f"{name}.png"), "rb") as fh:
+            assert fh.read(8) == PNG
+
+    model = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/model")
+    inputs = {s.name: s.required for s in model.metadata.get_input_schema().inputs}
+    assert inputs == {"audio": True, "lyrics": False}
+    by_id = {c.id: c for c in demo.clips}
+    frame = pd.DataFrame(
+        {"audio": [str(by_id[i].audio) for i in clips], "lyrics": [by_id[i].lyrics for i in clips]}
+    )
+    predicted = model.predict(frame)
+    assert predicted["cluster"].tolist() == result.evaluation.clusters.tolist()
+    assert (predicted["reason"] == "").all()
+
+
+def test_a_failing_run_ends_failed_with_its_error(with_plugins):
+    with pytest.raises(RuntimeError, match="explode clusterer always fails"):
+        run(clusterer="explode", sets=SMALL_DEMO)
+    client = MlflowClient()
+    [failed] = client.search_runs([client.get_experiment_by_name("demo").experiment_id])
+    assert failed.info.status == "FAILED"
+    assert "explode clusterer always fails" in failed.data.tags["error"]
+    text = mlflow.artifacts.load_text(f"runs:/{failed.info.run_id}/error.txt")
+    assert "Traceback" in text and "RuntimeError" in text
+
+
+@pytest.fixture
+def folder_with_bad_files(tmp_path):
+    root = write_styled_folder(tmp_path / "songs", n_per_style=3, styles=3)
+    bad = root / "ballad"
+    (bad / "empty.wav").write_bytes(b"")
+    (bad / "notes.wav").write_text("not audio at all")
+    truncated = write_tone(bad / "truncated.wav", seconds=3)
+    truncated.write_bytes(truncated.read_bytes()[:30000])
+    sf.write(bad / "silent.wav", np.zeros(44100, dtype=np.float32), 22050)
+    write_tone(bad / "short.wav", seconds=0.4)
+    return root
+
+
+def test_bad_files_are_skipped_listed_and_the_run_goes_on(folder_with_bad_files, tmp_path):
+    result = run(data=str(folder_with_bad_files))
+    assert result.metrics["n_clips"] == 9 and result.metrics["n_skipped"] == 5
+    folder = artifacts(result.run_id, tmp_path)
+    skipped = pd.read_csv(os.path.join(folder, "skipped.csv")).set_index("id")["reason"]
+    assert skipped["empty"] == "empty file (0 bytes)"
+    assert skipped["notes"].startswith("cannot decode")
+    assert skipped["truncated"].startswith("truncated")
+    assert skipped["silent"].startswith("silent")
+    assert skipped["short"].startswith("too short")
+    with open(os.path.join(folder, "notes.txt")) as fh:
+        notes = fh.read()
+    assert "default feature 'tfidf' dropped: the data has no lyrics" in notes
+    assert result.spec.flat_params()["feature.names"] == "mfcc_stats"
+
+
+def test_nothing_usable_is_one_clear_error_and_a_failed_run(tmp_path):
+    (tmp_path / "bad" / "x").mkdir(parents=True)
+    (tmp_path / "bad" / "x" / "a.wav").write_bytes(b"")
+    (tmp_path / "bad" / "x" / "b.wav").write_text("text")
+    with pytest.raises(DataError, match="no usable clips: all 2 were skipped"):
+        run(data=str(tmp_path / "bad"))
+    client = MlflowClient()
+    [failed] = client.search_runs([client.get_experiment_by_name("bad").experiment_id])
+    assert failed.info.status == "FAILED"
+
+
+def test_labels_are_never_model_input(tmp_path):
+    root = write_styled_folder(tmp_path / "songs", n_per_style=4, styles=3)
+    paths = sorted(root.rglob("*.wav"))
+    genres = [p.parent.name for p in paths]
+    shuffled = list(np.random.default_rng(0).permutation(genres))
+    for name, labels in (("true.csv", genres), ("shuffled.csv", shuffled)):
+        pd.DataFrame(
+            {"audio": [str(p.relative_to(tmp_path)) for p in paths], "genre": labels}
+        ).to_csv(tmp_path / name, index=False)
+    true = run(data=str(tmp_path / "true.csv"), features="mfcc_stats")
+    fake = run(data=str(tmp_path / "shuffled.csv"), features="mfcc_stats")
+    assert true.evaluation.clusters.tolist() == fake.evaluation.clusters.tolist()
+    assert true.metrics["genre.ami"] > fake.metrics["genre.ami"]
+
+
+def test_a_second_run_reads_every_feature_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MUSICLUST_CACHE_DIR", str(tmp_path / "fresh-cache"))
+    root = write_styled_folder(tmp_path / "songs", n_per_style=2, styles=3)
+    first = run(data=str(root))
+    second = run(data=str(root), sets=["kmeans.n_clusters=3"])
+    # mfcc_stats for the run and audio_stats for the reference space, 6 clips each
+    assert (
+        first.metrics["features.cache_misses"] == 12 and first.metrics["features.cache_hits"] == 0
+    )
+    assert (
+        second.metrics["features.cache_misses"] == 0 and second.metrics["features.cache_hits"] == 12
+    )
+
+
+def test_a_third_party_plugin_runs_and_its_model_carries_its_code(with_plugins, tmp_path):
+    root = write_styled_folder(tmp_path / "songs", n_per_style=3, styles=3)
+    result = run(
+        data=str(root),
+        features="rms_stats,mfcc_stats",
+        clusterer="ward_test",
+        sets=["ward_test.n_clusters=4"],
+    )
+    tags = MlflowClient().get_run(result.run_id).data.tags
+    assert tags["plugin.feature.rms_stats"] == "musiclust-testplugin==1.2.3"
+    assert tags["plugin.clusterer.ward_test"] == "musiclust-testplugin==1.2.3"
+    assert result.metrics["n_clusters"] == 4
+
+    wav = sorted(root.rglob("*.wav"))[0]
+    script = textwrap.dedent(f"""
+        import importlib.util, mlflow, pandas as pd
+        assert importlib.util.find_spec("musiclust_testplugin") is None  # not installed here
+        model = mlflow.pyfunc.load_model("runs:/{result.run_id}/model")
+        print(model.predict(pd.DataFrame({{"audio": [{str(wav)!r}]}}))["cluster"].iloc[0])
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout.split()[-1]) in range(4)
+
+
+def test_ten_clips_are_enough(tmp_path):
+    result = run(sets=["demo.n_per_style=2 demo.duration=2"])
+    assert result.metrics["n_clips"] == 10
+    assert 2 <= result.metrics["n_clusters"] <= 9
+
+
+def test_lyrics_only_data_uses_tfidf_as_reference_and_predicts_from_text(tmp_path):
+    words = {
+        "pop": "love baby dance tonight",
+        "country": "truck road whiskey home",
+        "rap": "mic flow rhyme street",
+    }
+    rng = np.random.default_rng(0)
+    rows = [
+        (g, " ".join(rng.choice([*w.split(), "the", "and", "you"], 12)))
+        for g, w in words.items()
+        for _ in range(8)
+    ]
+    pd.DataFrame(rows, columns=["genre", "lyrics"]).to_csv(tmp_path / "songs.csv", index=False)
+    result = run(data=str(tmp_path / "songs.csv"), sets=["kmeans.n_clusters=3"])
+    assert result.spec.flat_params()["feature.names"] == "tfidf"
+    assert "reference.silhouette" in result.metrics
+    assert result.metrics["genre.ami"] > 0.5
+    model = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/model")
+    inputs = {s.name: s.required for s in model.metadata.get_input_schema().inputs}
+    assert inputs == {"audio": False, "lyrics": True}
+    predicted = model.predict(pd.DataFrame({"lyrics": ["mic flow street rhyme", None]}))
+    assert predicted["cluster"].iloc[0] in range(3)
+    assert predicted["cluster"].iloc[1] == -1 and predicted["reason"].iloc[1] == "no lyrics"
+
+
+def test_labels_are_optional(tmp_path):
+    for i in range(6):
+        write_tone(tmp_path / "mixtape" / f"track{i}.wav", seconds=1.5, freq=110 * (1 + i % 3))
+    result = run(data=str(tmp_path / "mixtape"), sets=["kmeans.n_clusters=3"])
+    assert result.evaluation.labels == {}
+    assert not [k for k in result.metrics if k.endswith((".ami", ".purity"))]
+    assert result.metrics["n_clusters"] == 3 and "silhouette" in result.metrics

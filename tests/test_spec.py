@@ -1,0 +1,134 @@
+"""Spec resolution: defaults filled in, precedence, and one-line errors before any work."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from toolkit.errors import DataError, SpecError
+from toolkit.registry import get_registry
+from toolkit.spec import adapt_to_data, build_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def spec(**kw):
+    return build_spec(get_registry(), **kw)
+
+
+def test_no_options_give_the_demo_with_every_default_filled_in():
+    s = spec()
+    assert s.source.name == "demo"
+    assert s.encoder.name == "pca" and s.clusterer.name == "kmeans"
+    assert [p.name for p in s.features] == ["mfcc_stats", "tfidf"]  # pca's defaults
+    assert s.default_features
+    assert s.clusterer.params["n_clusters"] == "auto"
+    assert s.encoder.params == {"n_components": 16, "whiten": False}
+    assert s.features[1].params["dims"] == 64 and s.features[1].params["weight"] == 1.0
+    assert s.audio["sample_rate"] == 22050 and s.audio["duration"] is None
+    assert {p.name for p in s.metrics} >= {"internal", "external", "sizes"}
+
+
+def test_data_path_chooses_the_source(tmp_path):
+    (tmp_path / "songs").mkdir()
+    (tmp_path / "list.csv").write_text("audio,lyrics\n")
+    assert spec(data=str(tmp_path / "songs")).source.name == "folder"
+    s = spec(data=str(tmp_path / "list.csv"))
+    assert s.source.name == "csv" and s.source.params["path"] == str(tmp_path / "list.csv")
+    with pytest.raises(DataError, match="no such file or folder"):
+        spec(data=str(tmp_path / "missing"))
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(SpecError, match=r"a folder or a \.csv file"):
+        spec(data=str(tmp_path / "notes.txt"))
+
+
+def test_config_then_options_then_set(tmp_path):
+    config = tmp_path / "spec.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "encoder": {"name": "pca", "params": {"n_components": 8, "whiten": True}},
+                "clusterer": {"kmeans": {"n_clusters": 6}},
+                "features": ["mfcc_stats"],
+                "seed": 3,
+            }
+        )
+    )
+    s = spec(config=config, sets=["pca.n_components=4"])
+    assert s.encoder.params == {"n_components": 4, "whiten": True}
+    assert s.clusterer.params["n_clusters"] == 6
+    assert [p.name for p in s.features] == ["mfcc_stats"] and not s.default_features
+    assert s.seed == 3
+    # naming another encoder on the command line drops the config's pca parameters
+    s = spec(config=config, encoder="identity", seed=5)
+    assert s.encoder.name == "identity" and s.encoder.params == {} and s.seed == 5
+
+
+def test_several_assignments_in_one_set_value_as_mlproject_passes_them():
+    s = spec(sets=["kmeans.n_clusters=10 pca.whiten=true audio.duration=5"])
+    assert s.clusterer.params["n_clusters"] == 10
+    assert s.encoder.params["whiten"] is True
+    assert s.audio["duration"] == 5.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"encoder": "pcaa"}, "unknown encoder 'pcaa'; known encoders: identity, pca"),
+        ({"clusterer": "kmean"}, "did you mean 'kmeans'"),
+        ({"features": "mfcc_stats,chroma"}, "unknown feature 'chroma'; known features:"),
+        (
+            {"sets": ["pca.n_component=4"]},
+            "unknown parameter 'pca.n_component'; pca takes: n_components, whiten",
+        ),
+        ({"sets": ["kmeans.n_clusters=ten"]}, "kmeans.n_clusters: expected an integer"),
+        ({"sets": ["pca.n_components=0"]}, "expected an integer in [1, 4096], got 0"),
+        ({"sets": ["vae.latent_dim=3"]}, "'vae' is not part of this run"),
+        ({"sets": ["kmeans.n_clusters"]}, "expected plugin.param=value"),
+        ({"features": "mfcc_stats,mfcc_stats"}, "listed twice"),
+        ({"source": "demo", "data": "."}, "source 'demo' takes no --data path"),
+    ],
+)
+def test_mistakes_fail_before_any_work_with_the_valid_choices(kwargs, message):
+    with pytest.raises((SpecError, DataError)) as err:
+        spec(**kwargs)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_config_file_mistakes(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("encoder: [pca\n")
+    with pytest.raises(SpecError, match="not valid YAML at line"):
+        spec(config=bad)
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("encodr: pca\n")
+    with pytest.raises(SpecError, match=r"unknown key 'encodr'.*did you mean 'encoder'"):
+        spec(config=typo)
+
+
+def test_hash_follows_results_not_parallelism():
+    base = spec()
+    assert spec().hash() == base.hash()
+    assert spec(sets=["audio.n_jobs=2"]).hash() == base.hash()
+    assert spec(sets=["pca.n_components=8"]).hash() != base.hash()
+    assert spec(seed=1).hash() != base.hash()
+
+
+def test_mlflow_param_keys_never_collide_with_mlproject_parameters():
+    mlproject = yaml.safe_load((ROOT / "MLproject").read_text())
+    raw = set(mlproject["entry_points"]["main"]["parameters"])
+    flat = spec().flat_params()
+    assert not raw & set(flat)
+    assert flat["encoder.name"] == "pca" and flat["clusterer.n_clusters"] == "auto"
+    assert flat["feature.names"] == "mfcc_stats,tfidf" and flat["audio.duration"] == "none"
+
+
+def test_default_features_adapt_to_the_data_explicit_ones_do_not():
+    s = spec()
+    notes = adapt_to_data(s, get_registry(), has_audio=True, has_lyrics=False)
+    assert [p.name for p in s.features] == ["mfcc_stats"]
+    assert "default feature 'tfidf' dropped: the data has no lyrics" in notes
+    s = spec(features="mfcc_stats,tfidf")
+    with pytest.raises(DataError, match="feature 'tfidf' needs lyrics"):
+        adapt_to_data(s, get_registry(), has_audio=True, has_lyrics=False)
