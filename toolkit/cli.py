@@ -216,7 +216,7 @@ def plugins(as_json: bool) -> None:
         if not infos:
             click.echo("  (none)")
         for info in infos:
-            click.echo(f"  {info.name:<14} {info.origin:<20} {info.cls.summary()}")
+            click.echo(f"  {info.name:<14} {info.origin:<18} {info.cls.summary()}")
             for param in info.cls.declared_params().values():
                 click.echo(_param_line(param))
     click.echo("settings (--set audio.PARAM=VALUE):")
@@ -229,9 +229,12 @@ def plugins(as_json: bool) -> None:
 
 
 def _param_line(param: Any) -> str:
-    default = "none" if param.default is None else param.default
-    flag = " [search]" if param.searchable else ""
-    return f"      {param.name} = {default!s:<10} {param.domain()}{flag}  {param.help}"
+    default = "none" if param.default is None else str(param.default)
+    flag = "  [searchable]" if param.searchable else ""
+    return (
+        f"      {param.name:<14} = {default:<11} {param.domain()}{flag}\n"
+        + (f"{'':23}{param.help}" if param.help else "").rstrip()
+    )
 
 
 def _info_dict(info: Any) -> dict[str, Any]:

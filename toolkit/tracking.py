@@ -22,9 +22,12 @@ log = logging.getLogger("musiclust")
 
 
 def tracking_uri() -> str:
-    uri = os.environ.get("MLFLOW_TRACKING_URI")
-    if uri:
-        return uri
+    """The store runs go to: one set by the user (``MLFLOW_TRACKING_URI`` or
+    ``mlflow.set_tracking_uri``), else ``sqlite:///<working directory>/mlflow.db``."""
+    import mlflow
+
+    if mlflow.is_tracking_uri_set():
+        return mlflow.get_tracking_uri()
     return f"sqlite:///{(Path.cwd() / 'mlflow.db').resolve()}"
 
 
@@ -40,7 +43,8 @@ def tracked_run(experiment: str, run_name: str, tags: dict[str, str]) -> Iterato
     import mlflow
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    mlflow.set_tracking_uri(tracking_uri())
+    if not mlflow.is_tracking_uri_set():
+        mlflow.set_tracking_uri(tracking_uri())
     given = os.environ.get("MLFLOW_RUN_ID")
     if given:
         active = mlflow.start_run(run_id=given)
