@@ -251,3 +251,25 @@ def test_labels_are_optional(tmp_path):
     assert result.evaluation.labels == {}
     assert not [k for k in result.metrics if k.endswith((".ami", ".purity"))]
     assert result.metrics["n_clusters"] == 3 and "silhouette" in result.metrics
+
+
+def test_lyrics_features_on_data_where_only_some_clips_have_audio(tmp_path):
+    write_tone(tmp_path / "a.wav", freq=220)
+    write_tone(tmp_path / "b.wav", freq=330)
+    rows = [
+        ("a.wav", "fire road wild", "rock"),
+        ("b.wav", "love heart moon", "pop"),
+        ("", "fire road night", "rock"),
+        ("", "love moon kiss", "pop"),
+    ]
+    pd.DataFrame(rows, columns=["audio", "lyrics", "genre"]).to_csv(tmp_path / "m.csv", index=False)
+    result = run(data=str(tmp_path / "m.csv"), features="tfidf", sets=["kmeans.n_clusters=2"])
+    assert result.metrics["n_clips"] == 4 and result.metrics["n_skipped"] == 0
+    assert result.evaluation.reference_rows().tolist() == [True, True, False, False]
+    assert result.evaluation.reference_name == "audio_stats"
+
+
+def test_cross_parameter_mistakes_fail_before_any_work():
+    with pytest.raises(toolkit.SpecError, match=r"k_min=8 is above kmeans\.k_max=4"):
+        run(sets=["kmeans.k_min=8 kmeans.k_max=4"])
+    assert mlflow.search_runs(search_all_experiments=True).empty

@@ -87,6 +87,8 @@ def test_several_assignments_in_one_set_value_as_mlproject_passes_them():
         ({"sets": ["kmeans.n_clusters"]}, "expected plugin.param=value"),
         ({"features": "mfcc_stats,mfcc_stats"}, "listed twice"),
         ({"source": "demo", "data": "."}, "source 'demo' takes no --data path"),
+        ({"sets": ["kmeans.k_min=8 kmeans.k_max=4"]}, "kmeans.k_min=8 is above kmeans.k_max=4"),
+        ({"source": "folder"}, "source 'folder' needs a path"),
     ],
 )
 def test_mistakes_fail_before_any_work_with_the_valid_choices(kwargs, message):

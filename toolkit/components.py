@@ -75,7 +75,9 @@ class Component:
 
     def set_params(self, **params: Any) -> Component:
         merged = {**self.get_params(), **params}
+        random_state = self.random_state
         type(self).__init__(self, **merged)
+        self.random_state = random_state
         return self
 
     def check(self) -> None:

@@ -227,17 +227,23 @@ def _stack_audio(
     values: dict[tuple[int, str, AudioSettings], np.ndarray],
     keep: list[int],
 ) -> FeatureBlock:
-    rows = [values[(i, feature.name, settings)] for i in keep]
+    """One row per kept clip. Rows are missing (zeros, mask False) only for clips without audio,
+    which happens for the reference feature of a run that uses no audio feature itself."""
+    rows = [values.get((i, feature.name, settings)) for i in keep]
+    present = [r for r in rows if r is not None]
     expected_ndim = 1 if feature.output == "vector" else 2
-    shapes = {r.shape for r in rows}
-    if len(shapes) != 1 or rows[0].ndim != expected_ndim:
+    shapes = {r.shape for r in present}
+    if len(shapes) > 1 or (present and present[0].ndim != expected_ndim):
         raise PluginError(
             f"feature '{feature.name}' returned arrays of shapes {sorted(shapes)[:3]}; a "
             f"{feature.output} feature must return one {expected_ndim}-D shape for every clip"
         )
-    return FeatureBlock(
-        feature.name, "audio", feature.output, np.stack(rows), np.ones(len(rows), dtype=bool)
-    )
+    if not present:
+        raise DataError(f"feature '{feature.name}' could not be computed for any clip")
+    mask = np.array([r is not None for r in rows], dtype=bool)
+    stacked = np.zeros((len(rows), *present[0].shape), dtype=np.float32)
+    stacked[mask] = np.stack(present)
+    return FeatureBlock(feature.name, "audio", feature.output, stacked, mask)
 
 
 # -- lyrics --------------------------------------------------------------------------------

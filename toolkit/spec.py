@@ -349,6 +349,7 @@ def resolve(spec: Spec, registry: Registry) -> None:
                 raise SpecError(f"{family} '{part.name}' is listed twice")
             seen.add(part.name)
         part.params = _resolve_params(part.name, cls.declared_params(), part.params)
+        cls(**part.params).check()  # cross-parameter and path checks, still before any work
     spec.audio = _resolve_params("audio", {p.name: p for p in AUDIO_PARAMS}, spec.audio)
     _check_compatible(spec, registry)
 

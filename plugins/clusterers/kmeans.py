@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolkit import Choice, Clusterer, DataError, Int, hookimpl
+from toolkit import Choice, Clusterer, DataError, Int, SpecError, hookimpl
 
 CRITERIA = ("silhouette", "calinski_harabasz", "davies_bouldin")
 
@@ -40,6 +40,10 @@ class KMeansClusterer(Clusterer):
         Choice("criterion", "silhouette", choices=CRITERIA, help="how 'auto' scores each K"),
         Int("n_init", 10, low=1, high=1000, help="restarts; the best inertia is kept"),
     )
+
+    def check(self) -> None:
+        if self.k_min > self.k_max:
+            raise SpecError(f"kmeans.k_min={self.k_min} is above kmeans.k_max={self.k_max}")
 
     def _kmeans(self, k: int):
         from sklearn.cluster import KMeans
