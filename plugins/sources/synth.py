@@ -296,6 +296,15 @@ def _envelope(kind: str, m: int, sr: int) -> np.ndarray:
     return np.minimum(1.0, t / 0.25) * np.minimum(1.0, (t[::-1] + 1e-3) / 0.15)
 
 
+def _span(
+    out: np.ndarray, sr: int, start: float, length: float
+) -> tuple[int, int, np.ndarray] | None:
+    """Where a sound of ``length`` seconds at ``start`` lands in ``out``: (first, count, times)."""
+    a = int(start * sr)
+    m = min(int(length * sr), len(out) - a)
+    return (a, m, np.arange(m) / sr) if m > 0 else None
+
+
 def _add(
     out: np.ndarray,
     sr: int,
@@ -306,11 +315,10 @@ def _add(
     brightness: float,
     level: float,
 ) -> None:
-    a = int(start * sr)
-    m = min(int(length * sr), len(out) - a)
-    if m <= 0:
+    span = _span(out, sr, start, length)
+    if span is None:
         return
-    t = np.arange(m) / sr
+    a, m, t = span
     tone = np.zeros(m)
     for k in range(1, style.partials + 1):
         if k * hz >= sr / 2:
@@ -326,11 +334,10 @@ def _add(
 def _bass(
     out: np.ndarray, sr: int, start: float, length: float, hz: float, beat: float, style: Style
 ) -> None:
-    a = int(start * sr)
-    m = min(int(length * sr), len(out) - a)
-    if m <= 0:
+    span = _span(out, sr, start, length)
+    if span is None:
         return
-    t = np.arange(m) / sr
+    a, m, t = span
     if style.name == "hiphop":  # long 808 with a pitch drop
         tone = np.sin(2 * np.pi * hz * t * (1 + 0.5 * np.exp(-t * 20))) * np.exp(-t * 1.2)
     else:  # pulsing on each beat
