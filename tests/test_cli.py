@@ -62,3 +62,10 @@ def test_run_prints_a_summary_and_defaults_to_a_local_sqlite_store(tmp_path, mon
     assert "in experiment 'cli'" in out.stdout and "genre: ami" in out.stdout
     assert (tmp_path / "mlflow.db").is_file() and Path(tmp_path / "mlruns").is_dir()
     assert f"mlflow ui --backend-store-uri sqlite:///{tmp_path / 'mlflow.db'}" in out.stdout
+
+
+def test_a_closed_pipe_ends_quietly():
+    # `true` exits without reading, so the first write meets a closed pipe
+    command = f"{sys.executable} -m toolkit plugins | true"
+    out = subprocess.run(command, shell=True, capture_output=True, text=True)
+    assert out.stderr == ""

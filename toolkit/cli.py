@@ -27,6 +27,10 @@ class _Group(click.Group):
             ctx.exit(2 if isinstance(exc, SpecError) else 1)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except BrokenPipeError:  # `musiclust plugins | head`: the reader left, end quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(1)
         except Exception as exc:
             if log.isEnabledFor(logging.DEBUG):
                 traceback.print_exc()
