@@ -102,7 +102,7 @@ def decode(path: str | os.PathLike[str], settings: AudioSettings) -> np.ndarray:
         raise AudioError(f"truncated: decoded {start + len(y)} of {info.frames} frames")
 
     y = y.mean(axis=1) if y.shape[1] > 1 else y[:, 0]
-    if not np.all(np.isfinite(y)):
+    if info.subtype in ("FLOAT", "DOUBLE") and not np.all(np.isfinite(y)):
         raise AudioError("cannot decode: samples are not finite")
     if native != settings.sample_rate:
         import librosa
@@ -116,7 +116,7 @@ def decode(path: str | os.PathLike[str], settings: AudioSettings) -> np.ndarray:
         raise AudioError(
             f"too short: {seconds:.2f} s analysed, min_duration is {settings.min_duration:g} s"
         )
-    rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64))))
+    rms = float(np.sqrt(np.dot(y, y) / len(y)))
     level = 20 * np.log10(rms) if rms > 0 else -np.inf
     if level < settings.silence_db:
         shown = "-inf" if np.isinf(level) else f"{level:.0f}"
