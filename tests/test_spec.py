@@ -76,7 +76,7 @@ def test_several_assignments_in_one_set_value_as_mlproject_passes_them():
     [
         ({"encoder": "pcaa"}, "unknown encoder 'pcaa'; known encoders: identity, pca"),
         ({"clusterer": "kmean"}, "did you mean 'kmeans'"),
-        ({"features": "mfcc_stats,chroma"}, "unknown feature 'chroma'; known features:"),
+        ({"features": "mfcc_stats,chromagram"}, "unknown feature 'chromagram'; known features:"),
         (
             {"sets": ["pca.n_component=4"]},
             "unknown parameter 'pca.n_component'; pca takes: n_components, whiten",
@@ -134,3 +134,16 @@ def test_default_features_adapt_to_the_data_explicit_ones_do_not():
     s = spec(features="mfcc_stats,tfidf")
     with pytest.raises(DataError, match="feature 'tfidf' needs lyrics"):
         adapt_to_data(s, get_registry(), has_audio=True, has_lyrics=False)
+
+
+def test_segments_auto_follow_the_2d_features():
+    assert spec().segments["length"] is None  # vector features only: whole clips
+    s = spec(features="stack39")
+    assert s.segments["length"] == pytest.approx(129 * 512 / 22050, abs=1e-4) and not s.notes
+    s = spec(features="stack39", sets=["stack39.frames=44 audio.sample_rate=16000"])
+    assert s.segments["length"] == pytest.approx(43 * 512 / 16000, abs=1e-4)
+    assert spec(features="mel", sets=["mel.fit=resize"]).segments["length"] is None
+    s = spec(features="mel", sets=["segments.length=10"])
+    assert "keep only the first 3.00 s of each 10 s window" in s.notes[0]
+    with pytest.raises(SpecError, match="must share one number of frames"):
+        spec(features="mel,chroma", sets=["mel.frames=100"])

@@ -1,7 +1,8 @@
 """The fitted chain features -> fusion -> encoder -> clusterer, from raw clips to cluster ids.
 
 The pipeline fits it; the logged MLflow model pickles it and calls :meth:`Chain.predict` on new
-rows of (audio path, lyrics).
+rows of (audio path, lyrics). When clips are cut into windows, the chain also owns the way
+back to the clip (``back``: mean latent, mean features, or a vote over window clusters).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from toolkit.components import (
     LyricsFeature,
 )
 from toolkit.errors import PluginError
-from toolkit.extraction import FeatureBlock, extract_audio_rows
+from toolkit.extraction import FeatureBlock, extract_audio_rows, stack_rows
 from toolkit.fusion import Fusion
+from toolkit.segments import Framing, mean_by_group, vote
 
 
 class Chain:
@@ -29,77 +31,107 @@ class Chain:
         encoder: Encoder,
         clusterer: Clusterer,
         audio: AudioSettings,
+        framing: Framing | None = None,
+        back: str = "latent",
     ) -> None:
         self.features = features
         self.encoder = encoder
         self.clusterer = clusterer
         self.audio = audio
+        self.framing = framing or Framing()
+        self.back = back
 
     @property
     def modalities(self) -> set[str]:
         return {f.modality for f in self.features}
 
-    def fit_predict(self, blocks: dict[str, FeatureBlock]) -> tuple[np.ndarray, np.ndarray]:
-        """Fit fusion, encoder and clusterer on extracted blocks; return (latent, clusters)."""
-        values = {f.name: blocks[f.name].values for f in self.features}
-        masks = {f.name: blocks[f.name].mask for f in self.features}
-        self.widths_ = {name: v.shape[1:] for name, v in values.items()}
-        self.fusion_ = Fusion(
-            weights={f.name: f.weight for f in self.features},
-            scaling={f.name: f.scaling for f in self.features},
-        ).fit(values, masks)
-        X = EncoderInput(self.fusion_.transform(values, masks), values, masks)
-        latent = _checked_latent(self.encoder.fit_transform(X), len(X), self.encoder.name)
-        clusters = self.clusterer.fit_predict(latent)
-        return latent, clusters
+    # -- fitting ---------------------------------------------------------------------------
+    def fit_predict(
+        self, blocks: dict[str, FeatureBlock], n_clips: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Fit fusion, encoder and clusterer; return (latent per clip, cluster per clip)."""
+        X = self._input([blocks[f.name] for f in self.features], n_clips, fit=True)
+        rows = _checked_latent(self.encoder.fit_transform(X), len(X), self.encoder.name)
+        return self._to_clips(rows, X.groups, n_clips, fit=True)
 
-    def encode(
-        self, audio: list[str | None], lyrics: list[str | None]
-    ) -> tuple[np.ndarray, list[str]]:
-        """Latent rows for the usable inputs and, for every input, a skip reason ('' if used)."""
-        audio_features = [f for f in self.features if isinstance(f, AudioFeature)]
-        reasons = [""] * len(audio)
-        values: dict[str, list[np.ndarray | None]] = {}
-        if audio_features:
-            values, reasons = extract_audio_rows(audio, audio_features, self.audio)
-        if self.modalities == {"lyrics"}:
-            reasons = [r or ("" if t is not None else "no lyrics") for r, t in zip(reasons, lyrics)]
-        used = [i for i, r in enumerate(reasons) if not r]
-        if not used:
-            return np.zeros((0, 0)), reasons
-        arrays: dict[str, np.ndarray] = {}
-        masks: dict[str, np.ndarray] = {}
-        for feature in self.features:
-            if isinstance(feature, AudioFeature):
-                arrays[feature.name] = np.stack([values[feature.name][i] for i in used])
-                masks[feature.name] = np.ones(len(used), dtype=bool)
-            else:
-                assert isinstance(feature, LyricsFeature)
-                arrays[feature.name], masks[feature.name] = self._lyrics(
-                    feature, [lyrics[i] for i in used]
+    def _input(self, blocks: list[FeatureBlock], n_clips: int, fit: bool) -> EncoderInput:
+        """Rows for the encoder: clips, or windows with lyrics repeated for each window."""
+        groups = next((b.groups for b in blocks if b.groups is not None), None)
+        values, masks = {}, {}
+        for block in blocks:
+            v, m = block.values, block.mask
+            if block.groups is not None and self.back == "features":
+                v, m = (
+                    mean_by_group(v, block.groups, n_clips).astype(np.float32),
+                    np.ones(n_clips, bool),
                 )
-        X = EncoderInput(self.fusion_.transform(arrays, masks), arrays, masks)
-        return _checked_latent(self.encoder.transform(X), len(used), self.encoder.name), reasons
+            elif block.groups is None and groups is not None and self.back != "features":
+                v, m = v[groups], m[groups]  # a per-clip block (lyrics) on window rows
+            values[block.name], masks[block.name] = v, m
+        if self.back == "features":
+            groups = None
+        if fit:
+            self.widths_ = {name: v.shape[1:] for name, v in values.items()}
+            self.fusion_ = Fusion(
+                weights={f.name: f.weight for f in self.features},
+                scaling={f.name: f.scaling for f in self.features},
+            ).fit(values, masks)
+        return self.fusion_.transform(values, masks, groups)
 
+    def _to_clips(
+        self, rows: np.ndarray, groups: np.ndarray | None, n: int, fit: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        assign = self.clusterer.fit_predict if fit else self.clusterer.predict
+        if groups is None:
+            return rows, np.asarray(assign(rows))
+        latent = mean_by_group(rows, groups, n)
+        if self.back == "vote":
+            return latent, vote(np.asarray(assign(rows)), groups, n)
+        return latent, np.asarray(assign(latent))
+
+    # -- prediction ------------------------------------------------------------------------
     def predict(
         self, audio: list[str | None], lyrics: list[str | None]
     ) -> tuple[np.ndarray, list[str]]:
         """Cluster ids for new inputs (-1 where an input could not be used) and the reasons."""
-        latent, reasons = self.encode(audio, lyrics)
+        blocks, reasons = self._new_blocks(audio, lyrics)
         out = np.full(len(reasons), -1, dtype=int)
         used = [i for i, r in enumerate(reasons) if not r]
         if used:
-            out[used] = self.clusterer.predict(latent)
+            X = self._input(blocks, len(used), fit=False)
+            rows = _checked_latent(self.encoder.transform(X), len(X), self.encoder.name)
+            out[used] = self._to_clips(rows, X.groups, len(used), fit=False)[1]
         return out, reasons
 
-    def _lyrics(
-        self, feature: LyricsFeature, texts: list[str | None]
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _new_blocks(
+        self, audio: list[str | None], lyrics: list[str | None]
+    ) -> tuple[list[FeatureBlock], list[str]]:
+        audio_features = [f for f in self.features if isinstance(f, AudioFeature)]
+        reasons = [""] * len(audio)
+        values: dict[str, list[np.ndarray | None]] = {}
+        if audio_features:
+            values, reasons = extract_audio_rows(audio, audio_features, self.audio, self.framing)
+        if self.modalities == {"lyrics"}:
+            reasons = [r or ("" if t is not None else "no lyrics") for r, t in zip(reasons, lyrics)]
+        used = [i for i, r in enumerate(reasons) if not r]
+        blocks: list[FeatureBlock] = []
+        if not used:
+            return blocks, reasons
+        for feature in self.features:
+            if isinstance(feature, AudioFeature):
+                framed = self.framing.length is not None
+                blocks.append(stack_rows(feature, [values[feature.name][i] for i in used], framed))
+            else:
+                assert isinstance(feature, LyricsFeature)
+                blocks.append(self._lyrics(feature, [lyrics[i] for i in used]))
+        return blocks, reasons
+
+    def _lyrics(self, feature: LyricsFeature, texts: list[str | None]) -> FeatureBlock:
         mask = np.array([t is not None for t in texts], dtype=bool)
         values = np.zeros((len(texts), *self.widths_[feature.name]), dtype=np.float32)
         if mask.any():
             values[mask] = feature.transform([t for t in texts if t is not None])
-        return values, mask
+        return FeatureBlock(feature.name, "lyrics", "vector", values, mask)
 
 
 def _checked_latent(latent: object, n: int, encoder: str) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from toolkit.errors import SpecError, did_you_mean
-from toolkit.params import Float, Param
+from toolkit.params import Choice, Float, Int, Param
 
 if TYPE_CHECKING:
     from toolkit.analysis import AudioAnalysis
@@ -128,10 +128,11 @@ class FeatureExtractor(Component):
     #: relative variances (SVD or embedding outputs, where small columns are mostly noise).
     scaling: ClassVar[str] = "columns"
     #: Parameters that do not change the extracted values (left out of cache keys).
-    fusion_params: ClassVar[tuple[str, ...]] = ("weight",)
+    cache_ignores: ClassVar[tuple[str, ...]] = ("weight",)
 
     def extraction_params(self) -> dict[str, Any]:
-        return {k: v for k, v in self.get_params().items() if k not in self.fusion_params}
+        """What identifies this feature's values (part of every cache key)."""
+        return {k: v for k, v in self.get_params().items() if k not in self.cache_ignores}
 
 
 class AudioFeature(FeatureExtractor):
@@ -142,6 +143,43 @@ class AudioFeature(FeatureExtractor):
     def extract(self, audio: AudioAnalysis) -> np.ndarray:
         """The feature of one clip from its shared spectral analysis."""
         raise NotImplementedError
+
+
+class FrameFeature(AudioFeature):
+    """A 2-D audio feature (rows x frames) brought to a declared number of frames.
+
+    Subclasses implement :meth:`frames_of`; ``fit`` says how the clip's (or window's) frame
+    sequence becomes ``frames`` long: ``pad`` pads short sequences and crops long ones (with
+    ``segments.length: auto`` the windows are exactly ``frames`` long, so nothing is cropped),
+    ``resize`` interpolates the whole sequence in time.
+    """
+
+    output = "matrix"
+    params = (
+        Int(
+            "frames",
+            130,
+            low=4,
+            high=100_000,
+            help="frames per clip or window (130: 3 s at 22050 Hz, hop 512)",
+        ),
+        Choice(
+            "fit",
+            "pad",
+            choices=("pad", "resize"),
+            help="pad/crop to frames (segments cover the clip), or resize in time",
+        ),
+    )
+
+    def frames_of(self, audio: AudioAnalysis) -> np.ndarray:
+        """The (rows, T) frame sequence of one clip or window."""
+        raise NotImplementedError
+
+    def extract(self, audio: AudioAnalysis) -> np.ndarray:
+        from toolkit.analysis import fit_frames
+
+        fitted, _ = fit_frames(self.frames_of(audio), self.frames, self.fit)
+        return fitted
 
 
 class LyricsFeature(FeatureExtractor):
@@ -158,24 +196,43 @@ class LyricsFeature(FeatureExtractor):
     def fit_transform(self, texts: list[str]) -> np.ndarray:
         return self.fit(texts).transform(texts)
 
+    #: False for features without corpus state (embeddings): rows are then cached per text.
+    corpus_fit: ClassVar[bool] = True
+
 
 @dataclass
 class EncoderInput:
-    """What an encoder receives.
+    """What an encoder receives, one row per clip (or per window, see ``groups``).
 
-    ``vectors`` is the fusion of all vector blocks (each standardised and weighted), or None
-    when there are none; ``blocks`` holds every block as extracted; ``masks`` says which rows of
-    a block are present (False where a clip has no lyrics). Rows follow the clips' order.
+    ``blocks`` holds every feature block after fusion's scaling: vector blocks standardised
+    and weighted, 2-D blocks (rows x frames) with each row standardised. ``vectors`` is the
+    concatenation of the vector blocks (None when there are none); :meth:`flat` adds the 2-D
+    blocks flattened, for vector encoders. ``masks`` says which rows of a block are present
+    (False where a clip has no lyrics). ``groups`` maps rows to clips when clips were cut into
+    windows (None: rows are clips).
     """
 
     vectors: np.ndarray | None
     blocks: dict[str, np.ndarray] = field(default_factory=dict)
     masks: dict[str, np.ndarray] = field(default_factory=dict)
+    groups: np.ndarray | None = None
+    weights: dict[str, float] = field(default_factory=dict)
 
     def __len__(self) -> int:
         if self.vectors is not None:
             return len(self.vectors)
         return len(next(iter(self.blocks.values()))) if self.blocks else 0
+
+    def matrices(self) -> dict[str, np.ndarray]:
+        return {name: b for name, b in self.blocks.items() if b.ndim == 3}
+
+    def flat(self) -> np.ndarray:
+        """Vectors and flattened 2-D blocks, each block with unit total variance x weight."""
+        parts = [] if self.vectors is None else [self.vectors]
+        for name, block in self.matrices().items():
+            scale = self.weights.get(name, 1.0) / np.sqrt(block[0].size)
+            parts.append(block.reshape(len(block), -1) * scale)
+        return np.concatenate(parts, axis=1)
 
 
 class Encoder(Component):

@@ -156,7 +156,9 @@ def requirements(chain: Chain) -> list[str]:
     out = []
     for name in names:
         try:
-            out.append(f"{name}=={md.version(name)}")
+            version = md.version(name).split("+")[0]  # torch 2.13.0+cpu: pip resolves 2.13.0
         except md.PackageNotFoundError:
             out.append(name)
+        else:
+            out.append(f"{name}=={version}")
     return out

@@ -26,6 +26,7 @@ from toolkit.evaluation import Evaluation, compute_metrics, render_reports
 from toolkit.extraction import extract
 from toolkit.fusion import standardise
 from toolkit.registry import Registry, get_registry
+from toolkit.segments import Framing
 from toolkit.spec import Spec, adapt_to_data, instantiate
 
 log = logging.getLogger("musiclust")
@@ -65,7 +66,10 @@ def run(
     # 1. data: list the clips (cheap; decodes nothing)
     source = make("source", spec.source)
     dataset = source.load()
-    notes = dataset.notes + adapt_to_data(spec, registry, dataset.has_audio, dataset.has_lyrics)
+    for note in spec.notes:  # decisions with consequences (2-D features cropping clips)
+        log.warning(note)
+    notes = [*spec.notes, *dataset.notes]
+    notes += adapt_to_data(spec, registry, dataset.has_audio, dataset.has_lyrics)
     experiment = experiment or source.experiment_name()
 
     features = [make("feature", p) for p in spec.features]
@@ -74,6 +78,8 @@ def run(
         make("encoder", spec.encoder),
         make("clusterer", spec.clusterer),
         AudioSettings.from_params(spec.audio),
+        Framing.from_params(spec.segments),
+        spec.segments["back"],
     )
     tags = _tags(spec, registry, dataset.name)
     with tracking.tracked_run(experiment, _run_name(spec), tags) as active:
@@ -81,11 +87,12 @@ def run(
         tracking.log_dataset(*artifacts.manifest(dataset))
 
         # 2. features (+ the data set's fixed reference space), cached per clip
-        reference = _reference_feature(registry, features, dataset.has_audio, spec)
+        reference = _reference_feature(registry, features, dataset.has_audio)
         extraction = extract(
             dataset,
             features,
             chain.audio,
+            framing=chain.framing,
             reference=reference,
             cache=FeatureCache(),
             n_jobs=spec.audio["n_jobs"],
@@ -95,7 +102,7 @@ def run(
 
         # 3-5. fusion -> encoder -> clusterer
         started = time.perf_counter()
-        latent, clusters = chain.fit_predict(extraction.blocks)
+        latent, clusters = chain.fit_predict(extraction.blocks, len(clips))
         fit_seconds = time.perf_counter() - started
 
         # 6. metrics: labels are read here, for evaluation only
@@ -160,23 +167,16 @@ def run(
     )
 
 
-def _reference_feature(registry: Registry, features: list[Any], has_audio: bool, spec: Spec) -> Any:
+def _reference_feature(registry: Registry, features: list[Any], has_audio: bool) -> Any:
     """The yardstick every run of this data set is also scored in: default audio_stats (or
     tfidf without audio), shared with the run's own feature when it is the very same."""
     name = REFERENCE_AUDIO if has_audio else REFERENCE_LYRICS
     if registry.find(name) is None:
         log.warning("reference feature %s is not installed: reference metrics are skipped", name)
         return None
-    default_audio = AudioSettings.from_params(spec.audio) == AudioSettings()
-    for feature in features:
-        fresh = registry.get("feature", name).cls()
-        if (
-            feature.name == name
-            and feature.get_params() == fresh.get_params()
-            and (default_audio or feature.modality != "audio")
-        ):
-            return feature
-    return registry.get("feature", name).cls()
+    fresh = registry.get("feature", name).cls()
+    same = [f for f in features if f.name == name and f.get_params() == fresh.get_params()]
+    return same[0] if same else fresh
 
 
 def _run_name(spec: Spec) -> str:

@@ -28,6 +28,7 @@ from toolkit.components import (
     AudioFeature,
     Component,
     Encoder,
+    FrameFeature,
     LyricsFeature,
 )
 from toolkit.errors import SpecError, did_you_mean
@@ -234,7 +235,9 @@ def contract_problems(family: str, cls: Any) -> list[str]:
         out.append(f"name {name!r} is reserved")
     required = list(REQUIRED_METHODS.get(family, ()))
     if family == "feature":
-        if issubclass(cls, AudioFeature):
+        if issubclass(cls, FrameFeature):
+            required.append("frames_of")
+        elif issubclass(cls, AudioFeature):
             required.append("extract")
         elif issubclass(cls, LyricsFeature):
             required.append("transform")

@@ -25,12 +25,14 @@ from typing import Any
 
 import yaml
 
+from toolkit.analysis import HOP
 from toolkit.audio import AUDIO_PARAMS
 from toolkit.cache import digest
 from toolkit.components import Component, Encoder, FeatureExtractor, Source
 from toolkit.errors import DataError, SpecError, did_you_mean
 from toolkit.params import Param
 from toolkit.registry import Registry
+from toolkit.segments import SEGMENT_PARAMS
 
 DEFAULT_ENCODER = "pca"
 DEFAULT_CLUSTERER = "kmeans"
@@ -43,10 +45,11 @@ CONFIG_KEYS = (
     "metrics",
     "reports",
     "audio",
+    "segments",
     "seed",
 )
 #: Settings sections that take ``--set section.param=value`` like plugins do.
-SETTINGS: dict[str, tuple[Param, ...]] = {"audio": AUDIO_PARAMS}
+SETTINGS: dict[str, tuple[Param, ...]] = {"audio": AUDIO_PARAMS, "segments": SEGMENT_PARAMS}
 #: Spec entries that do not change results (left out of the hash).
 UNHASHED = {("audio", "n_jobs")}
 
@@ -71,9 +74,12 @@ class Spec:
     metrics: list[Part]
     reports: list[Part]
     audio: dict[str, Any]
+    segments: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     #: True when the features came from the encoder's defaults (they may adapt to the data).
     default_features: bool = False
+    #: What resolving decided that a user should know (logged with the run, not hashed).
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +90,7 @@ class Spec:
             "metrics": [p.to_dict() for p in self.metrics],
             "reports": [p.to_dict() for p in self.reports],
             "audio": dict(self.audio),
+            "segments": dict(self.segments),
             "seed": self.seed,
         }
 
@@ -127,7 +134,8 @@ class Spec:
             out[f"{family}.names"] = ",".join(p.name for p in parts)
             for part in parts:
                 out.update({f"{family}.{part.name}.{k}": _text(v) for k, v in part.params.items()})
-        out.update({f"audio.{k}": _text(v) for k, v in self.audio.items()})
+        for section in SETTINGS:
+            out.update({f"{section}.{k}": _text(v) for k, v in getattr(self, section).items()})
         return out
 
 
@@ -180,6 +188,7 @@ def build_spec(
         metrics=_parts_or_all(registry, raw.get("metrics"), "metric"),
         reports=_parts_or_all(registry, raw.get("reports"), "report"),
         audio=dict(raw.get("audio") or {}),
+        segments=dict(raw.get("segments") or {}),
         seed=_seed(raw.get("seed", 0)),
         default_features=default_features,
     )
@@ -302,7 +311,7 @@ def apply_sets(spec: Spec, sets: tuple[str, ...] | list[str]) -> None:
         if not sep or not dot or not target or not param:
             raise SpecError(f"--set {item}: expected plugin.param=value (as kmeans.n_clusters=10)")
         if target in SETTINGS:
-            spec.audio[param] = _Raw(value)
+            getattr(spec, target)[param] = _Raw(value)
         elif target in by_name:
             by_name[target].params[param] = _Raw(value)
         else:
@@ -350,8 +359,41 @@ def resolve(spec: Spec, registry: Registry) -> None:
             seen.add(part.name)
         part.params = _resolve_params(part.name, cls.declared_params(), part.params)
         cls(**part.params).check()  # cross-parameter and path checks, still before any work
-    spec.audio = _resolve_params("audio", {p.name: p for p in AUDIO_PARAMS}, spec.audio)
+    for section, declared in SETTINGS.items():
+        params = _resolve_params(section, {p.name: p for p in declared}, getattr(spec, section))
+        setattr(spec, section, params)
     _check_compatible(spec, registry)
+    _resolve_segments(spec, registry)
+
+
+def _resolve_segments(spec: Spec, registry: Registry) -> None:
+    """Turn ``segments.length: auto`` into a number (or none) and say what 2-D features keep."""
+    padded = {}
+    for part in spec.features:
+        cls = registry.get("feature", part.name).cls
+        if cls.output == "matrix" and part.params.get("fit") == "pad":
+            padded[part.name] = part.params["frames"]
+    if len(set(padded.values())) > 1:
+        shown = ", ".join(f"{k}.frames={v}" for k, v in padded.items())
+        raise SpecError(f"2-D features must share one number of frames ({shown})")
+    rate = spec.audio["sample_rate"]
+    frames = next(iter(padded.values()), None)
+    if spec.segments["length"] == "auto":
+        spec.segments["length"] = None if frames is None else round((frames - 1) * HOP / rate, 4)
+    length = spec.segments["length"]
+    if frames is not None:
+        window = f"{(frames - 1) * HOP / rate:.2f} s"
+        what = f"2-D features ({', '.join(padded)})"
+        if length is None:
+            spec.notes.append(
+                f"{what} keep only the first {window} of each clip (segments.length is none); "
+                "set segments.length=auto or fit=resize to cover whole clips"
+            )
+        elif 1 + round(length * rate) // HOP > frames:
+            spec.notes.append(
+                f"{what} keep only the first {window} of each {length:g} s window; "
+                "set segments.length=auto to cover whole clips"
+            )
 
 
 def _check_compatible(spec: Spec, registry: Registry) -> None:

@@ -1,4 +1,6 @@
-"""``identity``: the fused, standardised features themselves (the no-encoder baseline)."""
+"""``identity``: the fused, standardised features themselves (the no-encoder baseline).
+
+2-D features are flattened (each block scaled to unit total variance times its weight)."""
 
 from __future__ import annotations
 
@@ -11,13 +13,14 @@ class Identity(Encoder):
     """No encoding: cluster the fused, standardised feature vectors directly."""
 
     name = "identity"
+    accepts = frozenset({"vector", "matrix"})
 
     def fit(self, X: EncoderInput) -> Identity:
-        self.n_features_ = X.vectors.shape[1]
+        self.n_features_ = X.flat().shape[1]
         return self
 
     def transform(self, X: EncoderInput) -> np.ndarray:
-        return X.vectors
+        return X.flat()
 
 
 @hookimpl

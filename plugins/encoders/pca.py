@@ -15,6 +15,7 @@ class PCAEncoder(Encoder):
     """Principal component analysis of the fused feature vectors."""
 
     name = "pca"
+    accepts = frozenset({"vector", "matrix"})  # 2-D features are flattened
     params = (
         Int(
             "n_components",
@@ -32,16 +33,16 @@ class PCAEncoder(Encoder):
     def fit(self, X: EncoderInput) -> PCAEncoder:
         from sklearn.decomposition import PCA
 
-        n, d = X.vectors.shape
-        k = min(self.n_components, n, d)
+        flat = X.flat()
+        k = min(self.n_components, *flat.shape)
         if k < self.n_components:
             log.info("pca: %d components (the data allows no more than %d)", k, k)
         self.model_ = PCA(n_components=k, whiten=self.whiten, random_state=self.random_state)
-        self.model_.fit(X.vectors)
+        self.model_.fit(flat)
         return self
 
     def transform(self, X: EncoderInput) -> np.ndarray:
-        return self.model_.transform(X.vectors)
+        return self.model_.transform(X.flat())
 
     def diagnostics(self) -> dict[str, float]:
         return {
