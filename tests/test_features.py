@@ -208,3 +208,36 @@ def test_minilm_rows_are_cached_per_text(minilm, tmp_path):
     assert block.mask.tolist() == [True, False, True]
     assert np.array_equal(block.values, first.blocks["minilm"].values)
     assert not block.values[1].any()
+
+
+def test_mono_false_analyses_left_and_right_on_their_own(tmp_path):
+    import soundfile as sf
+
+    t = np.arange(22050 * 2) / 22050
+    left, right = 0.3 * np.sin(2 * np.pi * 220 * t), 0.3 * np.sin(2 * np.pi * 1760 * t)
+    sf.write(tmp_path / "stereo.wav", np.stack([left, right], axis=1).astype(np.float32), 22050)
+    write_tone(tmp_path / "mono.wav", seconds=2.0)
+    ds = Dataset(
+        "t", [Clip("s", audio=tmp_path / "stereo.wav"), Clip("m", audio=tmp_path / "mono.wav")]
+    )
+    stereo = AudioSettings(mono=False)
+    result = extract(
+        ds,
+        [feature("mfcc_stats"), feature("chroma")],
+        stereo,
+        cache=FeatureCache(tmp_path / "c"),
+        progress=False,
+    )
+    vectors = result.blocks["mfcc_stats"].values
+    assert vectors.shape == (2, 80)  # 40 per channel, left then right
+    assert not np.allclose(vectors[0, :40], vectors[0, 40:])  # two different channels
+    assert np.allclose(vectors[1, :40], vectors[1, 40:])  # a mono file: two equal channels
+    assert result.blocks["chroma"].values.shape == (2, 24, 130)
+    mixed = extract(
+        ds,
+        [feature("mfcc_stats")],
+        AudioSettings(),
+        cache=FeatureCache(tmp_path / "c"),
+        progress=False,
+    )
+    assert mixed.stats["cache_hits"] == 0  # mono is part of the key

@@ -56,3 +56,46 @@ def test_gtzan_mini_with_lyrics_end_to_end(gtzan_mini, tmp_path):
         )
     )
     assert out["reason"].iloc[0] == "" and out["cluster"].iloc[0] in range(10)
+
+
+def test_features_on_real_clips(gtzan_mini, tmp_path):
+    from toolkit.analysis import AudioAnalysis
+    from toolkit.audio import AudioSettings, decode
+    from toolkit.cache import FeatureCache
+    from toolkit.extraction import extract
+    from toolkit.segments import Framing
+
+    registry = get_registry()
+    ds = registry.get("source", "folder").cls(path=str(gtzan_mini)).load()
+    ds = ds.subset([i for i, c in enumerate(ds.clips) if c.id.endswith(("00000", "00001"))])
+    names = ("audio_stats", "mfcc_stats", "stack39", "tfidf")
+    features = [registry.get("feature", n).cls() for n in names]
+    framing = Framing.from_params(build_spec(registry, features="stack39").segments)
+    result = extract(
+        ds,
+        features,
+        AudioSettings(),
+        framing=framing,
+        reference=registry.get("feature", "audio_stats").cls(),
+        n_jobs=2,
+        cache=FeatureCache(tmp_path),
+        progress=False,
+    )
+    blocks = result.blocks
+    n_windows = len(blocks["stack39"].groups)
+    assert blocks["audio_stats"].values.shape == (n_windows, 91)  # per window, like stack39
+    assert blocks["mfcc_stats"].values.shape == (n_windows, 40)
+    assert result.reference.values.shape == (20, 91)  # the reference stays per clip
+    windows = np.bincount(blocks["stack39"].groups)
+    # 15-20 s clips in ~3 s windows: every clip whole, as 5 to 7 windows
+    assert len(windows) == 20 and windows.min() >= 5 and windows.max() <= 7
+    assert blocks["stack39"].values.shape[1:] == (39, 130)
+    assert blocks["tfidf"].mask.sum() == sum(c.lyrics is not None for c in ds.clips)
+    tempo = blocks["audio_stats"].values[:, -1]
+    assert ((tempo > 40) & (tempo < 250)).all()
+    import librosa
+
+    y = decode(ds.clips[0].audio, AudioSettings())
+    mine = AudioAnalysis(y, 22050).mfcc()
+    theirs = librosa.feature.mfcc(y=y, sr=22050, n_mfcc=20)
+    assert np.abs(mine - theirs).max() < 1e-4 * np.abs(theirs).max()

@@ -15,10 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from toolkit.params import Float, Int
+from toolkit.params import Bool, Float, Int
 
 AUDIO_PARAMS = (
     Int("sample_rate", 22050, low=4000, high=192000, help="rate every clip is resampled to (Hz)"),
+    Bool(
+        "mono",
+        True,
+        help="downmix to mono; false: left and right analysed on their own, "
+        "their features stacked (mono files count as two equal channels)",
+    ),
     Float("offset", 0.0, low=0.0, help="seconds skipped at the start of each clip"),
     Float("duration", None, low=0.1, nullable=True, help="seconds analysed per clip (none: all)"),
     Float("min_duration", 1.0, low=0.0, help="clips shorter than this (seconds) are skipped"),
@@ -47,6 +53,7 @@ class AudioError(Exception):
 @dataclass(frozen=True)
 class AudioSettings:
     sample_rate: int = 22050
+    mono: bool = True
     offset: float = 0.0
     duration: float | None = None
     min_duration: float = 1.0
@@ -54,20 +61,22 @@ class AudioSettings:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> AudioSettings:
-        keys = ("sample_rate", "offset", "duration", "min_duration", "silence_db")
+        keys = ("sample_rate", "mono", "offset", "duration", "min_duration", "silence_db")
         return cls(**{k: params[k] for k in keys if k in params})
 
     def key(self) -> dict[str, Any]:
         """What identifies the decoded signal (part of every audio cache key)."""
         return {
             "sample_rate": self.sample_rate,
+            "mono": self.mono,
             "offset": self.offset,
             "duration": self.duration,
         }
 
 
 def decode(path: str | os.PathLike[str], settings: AudioSettings) -> np.ndarray:
-    """Read ``path`` as mono float32 at ``settings.sample_rate`` or raise :class:`AudioError`."""
+    """Read ``path`` as float32 at ``settings.sample_rate`` or raise :class:`AudioError`: mono
+    (samples,), or (2, samples) with ``mono=False``."""
     import soundfile as sf
 
     path = Path(path)
@@ -101,7 +110,10 @@ def decode(path: str | os.PathLike[str], settings: AudioSettings) -> np.ndarray:
     if len(y) < expected - max(4096, 0.01 * expected):
         raise AudioError(f"truncated: decoded {start + len(y)} of {info.frames} frames")
 
-    y = y.mean(axis=1) if y.shape[1] > 1 else y[:, 0]
+    if settings.mono:
+        y = y.mean(axis=1) if y.shape[1] > 1 else y[:, 0]
+    else:  # left and right; a mono file is two equal channels
+        y = np.ascontiguousarray((y[:, :2] if y.shape[1] > 1 else np.repeat(y, 2, axis=1)).T)
     if info.subtype in ("FLOAT", "DOUBLE") and not np.all(np.isfinite(y)):
         raise AudioError("cannot decode: samples are not finite")
     if native != settings.sample_rate:
@@ -111,12 +123,13 @@ def decode(path: str | os.PathLike[str], settings: AudioSettings) -> np.ndarray:
             y, orig_sr=native, target_sr=settings.sample_rate, res_type="soxr_hq"
         ).astype(np.float32)
 
-    seconds = len(y) / settings.sample_rate
+    seconds = y.shape[-1] / settings.sample_rate
     if seconds < settings.min_duration:
         raise AudioError(
             f"too short: {seconds:.2f} s analysed, min_duration is {settings.min_duration:g} s"
         )
-    rms = float(np.sqrt(np.dot(y, y) / len(y)))
+    flat = y.reshape(-1)
+    rms = float(np.sqrt(np.dot(flat, flat) / len(flat)))
     level = 20 * np.log10(rms) if rms > 0 else -np.inf
     if level < settings.silence_db:
         shown = "-inf" if np.isinf(level) else f"{level:.0f}"

@@ -262,19 +262,22 @@ def analyse_file(
         y = decode(path, settings)
     except AudioError as exc:
         return str(exc)
+    n = y.shape[-1]
     if framing.length is None:
         windows = [y]
     else:
-        bounds = segment_bounds(len(y), settings.sample_rate, framing.length, framing.hop)
-        windows = [y[a:b] for a, b in bounds]
+        bounds = segment_bounds(n, settings.sample_rate, framing.length, framing.hop)
+        windows = [y[..., a:b] for a, b in bounds]
     rows: dict[str, list[np.ndarray]] = {f.name: [] for f in features}
     for window in windows:
-        analysis = AudioAnalysis(window, settings.sample_rate)
+        channels = [window] if window.ndim == 1 else list(window)  # mono=False: left, right
+        analyses = [AudioAnalysis(c, settings.sample_rate) for c in channels]
         for feature in features:
             try:
-                value = np.asarray(feature.extract(analysis), dtype=np.float32)
+                parts = [np.asarray(feature.extract(a), dtype=np.float32) for a in analyses]
             except Exception as exc:
                 return f"feature {feature.name} failed: {type(exc).__name__}: {exc}"
+            value = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
             if not np.all(np.isfinite(value)):
                 return f"feature {feature.name} is not finite for this clip"
             rows[feature.name].append(value)
