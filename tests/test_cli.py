@@ -69,3 +69,25 @@ def test_a_closed_pipe_ends_quietly():
     command = f"{sys.executable} -m toolkit plugins | true"
     out = subprocess.run(command, shell=True, capture_output=True, text=True)
     assert out.stderr == ""
+
+
+def test_the_summary_shows_notes_such_as_a_lyrics_encoding_fallback(tmp_path):
+    from helpers import write_tone
+
+    for i in range(3):
+        write_tone(tmp_path / "songs" / "a" / f"s{i}.wav", freq=200 + 100 * i)
+    (tmp_path / "lyrics").mkdir()
+    (tmp_path / "lyrics" / "s0.txt").write_bytes("ma ch\xe8re".encode("cp1252"))
+    out = musiclust(
+        "run",
+        "--data",
+        str(tmp_path / "songs"),
+        "--features",
+        "mfcc_stats",
+        "--no-model",
+        "--set",
+        "kmeans.n_clusters=2",
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "note: s0.txt: not UTF-8, read as cp1252" in out.stdout

@@ -183,6 +183,10 @@ def _print_summary(result: Any, uri: str) -> None:
         echo(f"  skipped {skip.id}: {skip.reason}")
     if len(result.skipped) > 5:
         echo(f"  ... {len(result.skipped) - 5} more in skipped.csv")
+    for note in result.notes[:3]:
+        echo(f"  note: {note}")
+    if len(result.notes) > 3:
+        echo(f"  ... {len(result.notes) - 3} more notes in notes.txt")
     if result.tags.get("collapsed") == "true":
         echo("  warning: collapsed clustering (see notes.txt in the run)")
     if result.model_uri:
