@@ -1,0 +1,101 @@
+"""Choosing K without labels: a declared criterion scored over a range of K.
+
+Clusterers with ``n_clusters: auto`` fit each K in ``k_min..k_max`` (capped at n - 1) and keep
+the best by their ``criterion``; the curve is kept in ``selection_`` for the ``k_selection``
+report. Every criterion is label-free. Higher is better for all of them as computed here
+(Davies-Bouldin, BIC and AIC are negated).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from toolkit import Choice, DataError, Int, Param, SpecError
+
+INTERNAL = ("silhouette", "calinski_harabasz", "davies_bouldin")
+
+
+def k_params(criteria: tuple[str, ...], default: str) -> tuple[Param, ...]:
+    """The parameters every K-choosing clusterer declares."""
+    return (
+        Int(
+            "n_clusters",
+            "auto",
+            low=1,
+            high=10000,
+            also=("auto",),
+            searchable=True,
+            space=(2, 20),
+            help="K, or 'auto' to choose it by the criterion (never from labels)",
+        ),
+        Int("k_min", 2, low=2, high=10000, help="smallest K tried by 'auto'"),
+        Int("k_max", 12, low=2, high=10000, help="largest K tried by 'auto'"),
+        Choice("criterion", default, choices=criteria, help="how 'auto' scores each K"),
+    )
+
+
+def check_range(clusterer: Any) -> None:
+    if clusterer.k_min > clusterer.k_max:
+        raise SpecError(
+            f"{clusterer.name}.k_min={clusterer.k_min} is above "
+            f"{clusterer.name}.k_max={clusterer.k_max}"
+        )
+
+
+def fixed_k(clusterer: Any, n: int) -> int:
+    if clusterer.n_clusters > n:
+        raise DataError(
+            f"{clusterer.name}.n_clusters={clusterer.n_clusters}, but there are only {n} points"
+        )
+    return clusterer.n_clusters
+
+
+def score_partition(Z: np.ndarray, labels: np.ndarray, criterion: str) -> float:
+    """An internal criterion, higher is better; -inf when undefined (one cluster)."""
+    from sklearn import metrics
+
+    keep = labels != -1
+    k = len(set(labels[keep].tolist()))
+    if not 2 <= k <= keep.sum() - 1:
+        return -np.inf
+    if criterion == "silhouette":
+        return float(metrics.silhouette_score(Z[keep], labels[keep]))
+    if criterion == "calinski_harabasz":
+        return float(metrics.calinski_harabasz_score(Z[keep], labels[keep]))
+    return -float(metrics.davies_bouldin_score(Z[keep], labels[keep]))
+
+
+def choose_k(
+    clusterer: Any,
+    Z: np.ndarray,
+    fit: Callable[[int], tuple[np.ndarray, Any]],
+    score: Callable[[np.ndarray, Any], float] | None = None,
+) -> tuple[np.ndarray, Any]:
+    """Fit K given or chosen; keeps ``selection_`` when chosen. Returns (labels, model)."""
+    n = len(Z)
+    if clusterer.n_clusters != "auto":
+        return fit(fixed_k(clusterer, n))
+    ks = list(range(clusterer.k_min, min(clusterer.k_max, n - 1) + 1))
+    if not ks:
+        return fit(max(1, min(clusterer.k_min, n)))
+    score = score or (lambda labels, _: score_partition(Z, labels, clusterer.criterion))
+    best = None
+    scores = []
+    for k in ks:
+        labels, model = fit(k)
+        value = score(labels, model)
+        scores.append(value)
+        if best is None or value > best[0]:
+            best = (value, k, labels, model)
+    assert best is not None
+    clusterer.selection_ = {
+        "criterion": clusterer.criterion,
+        "x": ks,
+        "y": scores,
+        "chosen": best[1],
+        "xlabel": "K",
+    }
+    return best[2], best[3]
