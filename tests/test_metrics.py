@@ -107,3 +107,22 @@ def test_sizes_with_noise():
     assert scores["largest_cluster_share"] == 3 / 8
     shares = np.array([3, 2, 1]) / 6
     assert scores["cluster_size_entropy"] == pytest.approx(-(shares * np.log(shares)).sum())
+
+
+def test_the_shuffled_control_shows_what_chance_gives():
+    rng = np.random.default_rng(4)
+    labels = rng.choice(list("abcd"), size=400).astype(object)
+    clusters = np.array([{"a": 0, "b": 1, "c": 2, "d": 3}[v] for v in labels])
+    ev = Evaluation(
+        ids=list(map(str, range(400))),
+        latent=np.zeros((400, 2)),
+        clusters=clusters,
+        labels={"genre": labels},
+        seed=0,
+    )
+    scores, _ = compute_metrics(ev, [External(shuffles=5)])
+    assert scores["genre.ami"] == pytest.approx(1.0)
+    assert abs(scores["genre.shuffled.ami"]) < 0.02 and abs(scores["genre.shuffled.ari"]) < 0.02
+    assert 0.2 < scores["genre.shuffled.purity"] < 0.35  # about the largest class share
+    none, _ = compute_metrics(ev, [External(shuffles=0)])
+    assert not [k for k in none if ".shuffled." in k]

@@ -312,3 +312,13 @@ def test_minilm_run_and_its_model_embeds_new_lyrics(tmp_path):
         pd.DataFrame({"audio": [str(clip.audio)], "lyrics": ["a brand new song about the river"]})
     )
     assert out["reason"].iloc[0] == "" and out["cluster"].iloc[0] in range(5)
+
+
+def test_density_clustering_reports_noise_apart_from_clusters(tmp_path):
+    result = run(clusterer="dbscan", sets=[*SMALL_DEMO, "dbscan.min_samples=3"])
+    clusters = result.evaluation.clusters
+    assert result.metrics["noise_share"] == pytest.approx((clusters == -1).mean())
+    assert result.metrics["n_clusters"] == len(set(clusters.tolist()) - {-1})
+    assert "report.k_selection" not in result.not_computed  # eps was chosen, so it is drawn
+    folder = artifacts(result.run_id, tmp_path)
+    assert os.path.isfile(os.path.join(folder, "plots", "k_selection.png"))  # the eps knee

@@ -24,7 +24,11 @@ if TYPE_CHECKING:
 
 
 class Component:
-    """What every plugin shares: a name, declared parameters and a version."""
+    """What every plugin shares: a name, declared parameters and a version.
+
+    After fitting, a component may set ``notes_`` (a list of lines) to tell the user something
+    about the run (a disconnected similarity graph, say); they are logged with the run.
+    """
 
     #: The name people type (``--encoder pca``, ``--set pca.n_components=8``).
     name: ClassVar[str] = ""
@@ -312,9 +316,14 @@ class Metric(Component):
 
 
 class Report(Component):
-    """Writes files (plots, tables) about a run into ``out_dir``; returns their paths."""
+    """Writes files (plots, tables) about a run into ``out_dir``; returns their paths.
+
+    A report that does not apply to a run raises ``toolkit.errors.NotComputed(reason)``.
+    """
 
     family = "report"
+    #: Whether runs include it when no report list is given (slow ones opt out).
+    default: ClassVar[bool] = True
 
     def render(self, ev: Evaluation, out_dir: Path) -> list[Path]:
         raise NotImplementedError

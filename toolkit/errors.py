@@ -30,6 +30,11 @@ class PluginError(MusiclustError):
     """A plugin broke the contract (bad declaration, wrong return shape)."""
 
 
+class NotComputed(Exception):
+    """Raised by a metric or report that does not apply to this run (too few clips, no labels).
+    The run records the reason under ``not_computed`` and goes on."""
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A 'did you mean X?' hint for a near miss, or None."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)

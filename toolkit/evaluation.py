@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from toolkit.components import Clusterer, Encoder, Metric, Report
-from toolkit.errors import PluginError
+from toolkit.errors import NotComputed, PluginError
 
 log = logging.getLogger("musiclust")
 
@@ -95,6 +95,9 @@ def render_reports(
     for report in reports:
         try:
             written = report.render(ev, out_dir) or []
+        except NotComputed as reason:
+            failed[report.name] = f"not applicable: {reason}"
+            continue
         except Exception as exc:
             log.warning("report %s failed: %s: %s", report.name, type(exc).__name__, exc)
             failed[report.name] = f"{type(exc).__name__}: {exc}"

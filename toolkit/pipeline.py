@@ -25,6 +25,7 @@ from toolkit.data import Skip
 from toolkit.evaluation import Evaluation, compute_metrics, render_reports
 from toolkit.extraction import extract
 from toolkit.fusion import standardise
+from toolkit.html_report import write_html
 from toolkit.registry import Registry, get_registry
 from toolkit.segments import Framing
 from toolkit.spec import Spec, adapt_to_data, instantiate
@@ -104,6 +105,8 @@ def run(
         started = time.perf_counter()
         latent, clusters = chain.fit_predict(extraction.blocks, len(clips))
         fit_seconds = time.perf_counter() - started
+        for component in (*features, chain.encoder, chain.clusterer):
+            notes.extend(getattr(component, "notes_", []))  # what fitting found out
 
         # 6. metrics: labels are read here, for evaluation only
         ev = Evaluation(
@@ -141,9 +144,21 @@ def run(
         # 7. reports, tables and the model, all into the run
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp)
-            _, failed = render_reports(ev, [make("report", p) for p in spec.reports], out / "plots")
+            plots, failed = render_reports(
+                ev, [make("report", p) for p in spec.reports], out / "plots"
+            )
             not_computed.update({f"report.{k}": v for k, v in failed.items()})
             artifacts.write_tables(out, spec, ev, clips, metrics, not_computed, skipped, notes)
+            write_html(
+                out / "report.html",
+                f"{_run_name(spec)} on {dataset.name}",
+                spec,
+                metrics,
+                not_computed,
+                notes,
+                skipped,
+                plots,
+            )
             tracking.log_metrics(metrics)
             tracking.set_tags({**tags, **artifacts.summary_tags(spec, metrics, not_computed)})
             tracking.log_artifacts(out)

@@ -152,6 +152,7 @@ def build_spec(
     features: str | list[str] | None = None,
     encoder: str | None = None,
     clusterer: str | None = None,
+    reports: str | list[str] | None = None,
     sets: tuple[str, ...] | list[str] = (),
     config: str | Path | None = None,
     seed: int | None = None,
@@ -168,6 +169,8 @@ def build_spec(
             raw[key] = _override(raw.get(key), value, key)
     if features is not None:
         raw["features"] = _split(features) if isinstance(features, str) else list(features)
+    if reports is not None:
+        raw["reports"] = _split(reports) if isinstance(reports, str) else list(reports)
     if seed is not None:
         raw["seed"] = seed
 
@@ -288,8 +291,9 @@ def _split(text: str) -> list[str]:
 
 
 def _parts_or_all(registry: Registry, value: Any, family: str) -> list[Part]:
-    if value is None:
-        return [Part(n) for n in registry.names(family)]
+    if value is None:  # every installed one that runs by default
+        infos = registry.infos(family)
+        return [Part(i.name) for i in infos if getattr(i.cls, "default", True)]
     return [_part(v, family + "s") for v in _as_list(value, family + "s")]
 
 

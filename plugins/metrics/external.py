@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolkit import Metric, hookimpl
+from toolkit import Int, Metric, hookimpl
 from toolkit.evaluation import Evaluation
 
 
@@ -61,21 +61,39 @@ def external_scores(labels: np.ndarray, clusters: np.ndarray) -> dict[str, float
 
 
 class External(Metric):
-    """AMI, ARI, NMI, V-measure, homogeneity, completeness, purity, accuracy per label column."""
+    """AMI, ARI, NMI, V-measure, homogeneity, completeness, purity, accuracy per label column,
+    and the same scores against shuffled labels (what chance alone gives these clusters)."""
 
     name = "external"
+    params = (
+        Int(
+            "shuffles",
+            10,
+            low=0,
+            high=1000,
+            help="label shuffles for the chance control <column>.shuffled.<metric> (0: none)",
+        ),
+    )
 
     def compute(self, ev: Evaluation) -> dict[str, float | str | None]:
         out: dict[str, float | str | None] = {}
+        rng = np.random.default_rng(ev.seed)
         for column, values in ev.labels.items():
             rows = np.array([v is not None for v in values], dtype=bool)
             if rows.sum() < 2:
                 out[f"{column}.ami"] = "fewer than 2 labelled clips"
                 continue
             labels = np.asarray(values[rows]).astype(str)
-            scores = external_scores(labels, ev.clusters[rows])
+            clusters = ev.clusters[rows]
+            scores = external_scores(labels, clusters)
             out.update({f"{column}.{k}": v for k, v in scores.items()})
             out[f"{column}.n_classes"] = float(len(set(labels.tolist())))
+            if self.shuffles:
+                control = [
+                    external_scores(rng.permutation(labels), clusters) for _ in range(self.shuffles)
+                ]
+                for key in ("ami", "ari", "nmi", "purity", "accuracy"):
+                    out[f"{column}.shuffled.{key}"] = float(np.mean([c[key] for c in control]))
         return out
 
 

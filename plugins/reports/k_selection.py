@@ -1,4 +1,4 @@
-"""``k_selection``: the criterion against K when the clusterer chose K itself."""
+"""``k_selection``: the selection curve of a clusterer that chose its own K (or eps)."""
 
 from __future__ import annotations
 
@@ -6,30 +6,35 @@ from pathlib import Path
 
 from plugins.reports.plotting import new_figure, save
 from toolkit import Report, hookimpl
+from toolkit.errors import NotComputed
 from toolkit.evaluation import Evaluation
+
+NEGATED = {"davies_bouldin", "bic", "aic"}
 
 
 class KSelection(Report):
-    """The K-selection curve of an 'auto' clusterer, with the chosen K marked."""
+    """The curve a clusterer chose K (or DBSCAN's eps) from, with the choice marked."""
 
     name = "k_selection"
 
     def render(self, ev: Evaluation, out_dir: Path) -> list[Path]:
         selection = getattr(ev.clusterer, "selection_", None)
         if not selection:
-            return []  # K was given: nothing was selected
+            raise NotComputed("the clusterer did not choose its own K")
+        criterion = selection["criterion"]
         fig = new_figure()
         ax = fig.add_subplot()
-        ax.plot(selection["k"], selection["score"], marker="o")
-        ax.axvline(
-            selection["chosen"], color="C3", ls="--", label=f"chosen K={selection['chosen']}"
-        )
-        ax.set_xlabel("K")
+        ax.plot(selection["x"], selection["y"], marker="o" if len(selection["x"]) < 60 else None)
+        chosen = selection["chosen"]
+        if selection.get("chosen_axis") == "y":
+            ax.axhline(chosen, color="C3", ls="--", label=f"chosen {chosen:.4g}")
+        else:
+            ax.axvline(chosen, color="C3", ls="--", label=f"chosen {chosen}")
+        ax.set_xlabel(selection.get("xlabel", "K"))
         ax.set_ylabel(
-            selection["criterion"]
-            + (" (negated)" if selection["criterion"] == "davies_bouldin" else "")
+            selection.get("ylabel", criterion + (" (negated)" if criterion in NEGATED else ""))
         )
-        ax.set_title("choice of K (label-free)")
+        ax.set_title(f"{ev.clusterer.name}: {criterion} (label-free)")
         ax.legend()
         return [save(fig, out_dir / "k_selection.png")]
 

@@ -1,5 +1,4 @@
-"""``pca_scatter``: the latent projected on its first two principal axes, one plot coloured by
-cluster and one per label column."""
+"""``pca_scatter``: the latent on its first two principal axes, by cluster and by each label."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from plugins.reports.plotting import category_colours, new_figure, save
+from plugins.reports.plotting import scatter_reports
 from toolkit import Report, hookimpl
 from toolkit.evaluation import Evaluation
 
@@ -27,25 +26,10 @@ class PcaScatter(Report):
     name = "pca_scatter"
 
     def render(self, ev: Evaluation, out_dir: Path) -> list[Path]:
-        xy = project_2d(ev.latent)
-        colourings = {"cluster": ev.clusters.astype(object), **ev.labels}
-        files = []
-        for what, values in colourings.items():
-            names, colours = category_colours(values)
-            fig = new_figure()
-            ax = fig.add_subplot()
-            ax.scatter(xy[:, 0], xy[:, 1], c=colours, s=18, linewidths=0)
-            ax.set_title(f"latent (PCA projection) by {what}")
-            ax.set_xlabel("PC 1")
-            ax.set_ylabel("PC 2")
-            if len(names) <= 20:
-                from matplotlib.lines import Line2D
-
-                _, swatch = category_colours(np.array(names, dtype=object))
-                handles = [Line2D([], [], marker="o", ls="", color=c) for c in swatch]
-                ax.legend(handles, names, fontsize=7, loc="best", title=what)
-            files.append(save(fig, out_dir / f"latent_pca_{what}.png"))
-        return files
+        rows = np.arange(ev.n)
+        return scatter_reports(
+            "pca", project_2d(ev.latent), ev, rows, out_dir, "latent (PCA projection)"
+        )
 
 
 @hookimpl

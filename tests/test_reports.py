@@ -1,0 +1,129 @@
+"""Reports write files with real content; report.html shows them with the metrics."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+
+from plugins.reports.confusion import crosstab
+from plugins.reports.plotting import scatter_figure
+from toolkit.errors import NotComputed
+from toolkit.evaluation import Evaluation, render_reports
+from toolkit.registry import get_registry
+
+
+def report(name, **params):
+    return get_registry().get("report", name).cls(**params)
+
+
+@pytest.fixture
+def evaluation():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0, 0], [6, 0, 0], [0, 6, 0]], dtype=float)
+    clusters = np.repeat([0, 1, 2], 15)
+    latent = centres[clusters] + rng.normal(0, 0.5, (45, 3))
+    clusters[:3] = -1  # three noise points
+    genre = np.array(["a"] * 15 + ["b"] * 15 + ["c"] * 10 + ["d"] * 5, dtype=object)
+    language = np.array(["en", "fr", None] * 15, dtype=object)
+    return Evaluation(
+        ids=[f"clip{i}" for i in range(45)],
+        latent=latent,
+        clusters=clusters,
+        labels={"genre": genre, "language": language},
+        seed=0,
+    )
+
+
+def test_scatter_figures_hold_one_point_per_clip_and_one_legend_entry_per_class(evaluation):
+    fig = scatter_figure(evaluation.latent[:, :2], evaluation.labels["genre"], "genre", "t")
+    ax = fig.axes[0]
+    assert len(ax.collections[0].get_offsets()) == 45
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b", "c", "d"]
+    fig = scatter_figure(evaluation.latent[:, :2], evaluation.clusters.astype(object), "c", "t")
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["0", "1", "2"]
+
+
+def test_tsne_writes_maps_by_cluster_and_label_and_their_points(evaluation, tmp_path):
+    files = report("tsne").render(evaluation, tmp_path)
+    names = sorted(f.name for f in files)
+    assert names == [
+        "latent_tsne.csv",
+        "latent_tsne_cluster.png",
+        "latent_tsne_genre.png",
+        "latent_tsne_language.png",
+    ]
+    points = pd.read_csv(tmp_path / "latent_tsne.csv", keep_default_na=False)
+    assert len(points) == 45 and points["id"].tolist() == evaluation.ids
+    assert sorted(set(points["genre"])) == ["a", "b", "c", "d"]
+    assert (points["cluster"] == -1).sum() == 3
+    image = imread(tmp_path / "latent_tsne_genre.png")
+    assert image.shape[:2] == (480, 640)
+    assert len(np.unique(image.reshape(-1, image.shape[-1]), axis=0)) > 20  # not blank
+
+
+def test_maps_need_enough_clips(tmp_path):
+    tiny = Evaluation(ids=list("abcd"), latent=np.eye(4), clusters=np.array([0, 0, 1, 1]))
+    with pytest.raises(NotComputed, match="at least 5 clips"):
+        report("tsne").render(tiny, tmp_path)
+    files, failed = render_reports(tiny, [report("tsne"), report("cluster_sizes")], tmp_path)
+    assert [f.name for f in files] == ["cluster_sizes.png"]
+    assert failed == {"tsne": "not applicable: tsne needs at least 5 clips, got 4"}
+
+
+def test_confusion_counts_match_a_hand_count(evaluation, tmp_path):
+    rows, cols, table = crosstab(np.array([0, 0, 1, -1, 1]), np.array(["x", "y", "y", "x", "y"]))
+    assert rows == ["0", "1", "noise"] and cols == ["x", "y"]
+    assert table.tolist() == [[1, 1], [0, 2], [1, 0]]
+    files = report("confusion").render(evaluation, tmp_path)
+    assert {f.name for f in files} >= {
+        "confusion_genre.png",
+        "composition_genre.png",
+        "confusion_language.png",
+    }
+    counts = pd.read_csv(tmp_path / "confusion_genre.csv").set_index("cluster")
+    assert counts.loc["noise"].sum() == 3 and counts.to_numpy().sum() == 45
+    assert counts.loc["1", "b"] == 15
+    with pytest.raises(NotComputed, match="no label column"):
+        report("confusion").render(
+            Evaluation(ids=["a"], latent=np.zeros((1, 2)), clusters=np.array([0])), tmp_path
+        )
+
+
+def test_report_html_shows_every_plot_and_the_metrics(tmp_path):
+    from helpers import write_styled_folder
+
+    from toolkit import pipeline
+    from toolkit.spec import build_spec
+
+    root = write_styled_folder(tmp_path / "songs", n_per_style=4, styles=3)
+    registry = get_registry()
+    result = pipeline.run(
+        build_spec(registry, data=str(root), sets=["kmeans.n_clusters=3"]),
+        registry,
+        progress=False,
+        log_model=False,
+    )
+    import mlflow
+
+    folder = mlflow.artifacts.download_artifacts(run_id=result.run_id, dst_path=str(tmp_path / "a"))
+    from pathlib import Path
+
+    page = (Path(folder) / "report.html").read_text()
+    pngs = sorted(p.name for p in (Path(folder) / "plots").glob("*.png"))
+    assert {"latent_tsne_cluster.png", "confusion_genre.png", "cluster_sizes.png"} <= set(pngs)
+    assert sorted(re.findall(r"src='plots/([^']+)'", page)) == pngs
+    assert f"{result.metrics['genre.ami']:.4g}" in page
+    assert "genre (shuffled labels)" in page and "reference features" in page
+
+
+def test_umap_is_opt_in_and_works(evaluation, tmp_path):
+    from toolkit.spec import build_spec
+
+    assert "umap" not in [p.name for p in build_spec(get_registry()).reports]
+    spec = build_spec(get_registry(), reports="umap,tsne")
+    assert [p.name for p in spec.reports] == ["umap", "tsne"]
+    files = report("umap", n_neighbors=10).render(evaluation, tmp_path)
+    points = pd.read_csv(tmp_path / "latent_umap.csv")
+    assert len(points) == 45 and len(files) == 4
