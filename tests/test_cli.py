@@ -14,7 +14,7 @@ def musiclust(*args, cwd=None):
     )
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["plugins"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["plugins"], ["compare"]])
 def test_every_command_has_help(command):
     out = musiclust(*command, "--help")
     assert out.returncode == 0 and "Usage:" in out.stdout

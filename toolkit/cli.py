@@ -98,6 +98,12 @@ def _given(value: str | None) -> str | None:
     help="Set a parameter, as kmeans.n_clusters=10 (repeatable; several may be "
     "given in one value, space-separated).",
 )
+@click.option(
+    "--reports",
+    metavar="A,B",
+    help="Report plugins (default: every installed one "
+    "that runs by default; `musiclust plugins` lists them).",
+)
 @click.option("--config", metavar="SPEC.YAML", help="A spec file; options override it.")
 @click.option(
     "--experiment", metavar="NAME", help="MLflow experiment (default: named after the data)."
@@ -110,6 +116,7 @@ def run(
     features: str | None,
     encoder: str | None,
     clusterer: str | None,
+    reports: str | None,
     sets: tuple[str, ...],
     config: str | None,
     experiment: str | None,
@@ -134,6 +141,7 @@ def run(
         features=_given(features),
         encoder=_given(encoder),
         clusterer=_given(clusterer),
+        reports=_given(reports),
         sets=[s for s in sets if s.strip()],
         config=_given(config),
         seed=_parse_seed(_given(seed)),
@@ -196,6 +204,37 @@ def _print_summary(result: Any, uri: str) -> None:
 
 
 @cli.command()
+@click.option(
+    "--experiment",
+    metavar="NAME",
+    help="Experiment to compare (default: the one of the latest run).",
+)
+@click.option(
+    "--label",
+    metavar="COLUMN",
+    help="Label column for ARI/AMI/NMI/purity (default: genre, else the first one).",
+)
+@click.option(
+    "--out",
+    metavar="DIR",
+    default=".",
+    show_default=True,
+    help="Folder for compare-<experiment>.csv and .md.",
+)
+def compare(experiment: str | None, label: str | None, out: str) -> None:
+    """Print an experiment's finished runs as a table; write it as CSV and markdown."""
+    from pathlib import Path
+
+    from toolkit.compare import compare as run_compare
+
+    result = run_compare(_given(experiment), _given(label), Path(out))
+    click.echo(result.markdown.read_text(encoding="utf-8"), nl=False)
+    if result.failed:
+        click.echo(f"({result.failed} unfinished or failed runs left out)")
+    click.echo(f"written: {result.csv} and {result.markdown}")
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins(as_json: bool) -> None:
     """List installed plugins: family, name, origin, parameters; and broken plugins."""
@@ -224,7 +263,8 @@ def plugins(as_json: bool) -> None:
         if not infos:
             click.echo("  (none)")
         for info in infos:
-            click.echo(f"  {info.name:<14} {info.origin:<18} {info.cls.summary()}")
+            opt_in = "" if getattr(info.cls, "default", True) else " [opt-in]"
+            click.echo(f"  {info.name:<14} {info.origin:<18} {info.cls.summary()}{opt_in}")
             for param in info.cls.declared_params().values():
                 click.echo(_param_line(param))
     click.echo("settings (--set audio.PARAM=VALUE):")
@@ -256,7 +296,7 @@ def _info_dict(info: Any) -> dict[str, Any]:
         "summary": cls.summary(),
         "params": [p.to_dict() for p in cls.declared_params().values()],
     }
-    for attr in ("modality", "output", "default_features", "takes_path"):
+    for attr in ("modality", "output", "default_features", "takes_path", "default"):
         if hasattr(cls, attr):
             out[attr] = getattr(cls, attr)
     if hasattr(cls, "accepts"):

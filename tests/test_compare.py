@@ -1,0 +1,72 @@
+"""musiclust compare: an experiment's runs as one table, CSV and markdown."""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from conftest import SMALL_DEMO
+
+from toolkit import pipeline
+from toolkit.compare import compare
+from toolkit.errors import MusiclustError
+from toolkit.registry import get_registry
+from toolkit.spec import build_spec
+
+
+def run(**kw):
+    registry = get_registry()
+    return pipeline.run(build_spec(registry, **kw), registry, progress=False, log_model=False)
+
+
+def test_compare_lists_finished_runs_best_first_and_writes_csv_and_markdown(tmp_path, with_plugins):
+    results = [run(sets=[*SMALL_DEMO, f"kmeans.n_clusters={k}"]) for k in (2, 5)]
+    results.append(run(clusterer="gmm", sets=[*SMALL_DEMO, "gmm.n_clusters=3"]))
+    with pytest.raises(RuntimeError):
+        run(clusterer="explode", sets=SMALL_DEMO)  # a FAILED run: left out, and counted
+    out = compare(out_dir=tmp_path / "out")  # default: the latest run's experiment
+    assert out.failed == 1
+    assert out.experiment == "demo" and out.label == "genre"
+    table = pd.read_csv(out.csv)
+    assert len(table) == 3
+    assert table["AMI"].tolist() == sorted(table["AMI"], reverse=True)
+    best = max(results, key=lambda r: r.metrics["genre.ami"])
+    assert table["id"].iloc[0] == best.run_id[:8]
+    assert table["AMI"].iloc[0] == pytest.approx(best.metrics["genre.ami"])
+    assert set(table["method"]) == {
+        "pca + kmeans [mfcc_stats+tfidf]",
+        "pca + gmm [mfcc_stats+tfidf]",
+    }
+    assert list(table.columns) == [
+        "id",
+        "method",
+        "K",
+        "silhouette",
+        "CH",
+        "DB",
+        "ref. silhouette",
+        "ARI",
+        "AMI",
+        "NMI",
+        "purity",
+    ]
+    text = out.markdown.read_text()
+    assert "| id | method | K | silhouette" in text and best.run_id[:8] in text
+
+
+def test_compare_names_the_experiments_when_one_is_unknown():
+    run(sets=SMALL_DEMO)
+    with pytest.raises(MusiclustError, match=r"no experiment 'dem'.*experiments: demo"):
+        compare(experiment="dem")
+
+
+def test_compare_command(tmp_path):
+    run(sets=SMALL_DEMO)
+    out = subprocess.run(
+        [sys.executable, "-m", "toolkit", "compare", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Runs of experiment 'demo'" in out.stdout and "compare-demo.csv" in out.stdout
+    assert (tmp_path / "compare-demo.md").is_file()

@@ -1,0 +1,132 @@
+"""``musiclust compare``: an experiment's finished runs side by side, as the published results
+tables show them (method, silhouette, CH, DB, ARI, AMI, NMI, purity), printed and written as
+CSV and markdown. Every pipeline logs the same keys, so any runs line up."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from toolkit.errors import MusiclustError, did_you_mean
+
+INTERNAL = [
+    ("silhouette", "silhouette"),
+    ("CH", "calinski_harabasz"),
+    ("DB", "davies_bouldin"),
+    ("ref. silhouette", "reference.silhouette"),
+]
+EXTERNAL = [("ARI", "ari"), ("AMI", "ami"), ("NMI", "nmi"), ("purity", "purity")]
+
+
+@dataclass
+class Comparison:
+    experiment: str
+    label: str | None
+    table: pd.DataFrame
+    csv: Path
+    markdown: Path
+    failed: int
+
+
+def compare(
+    experiment: str | None = None, label: str | None = None, out_dir: Path | None = None
+) -> Comparison:
+    import mlflow
+
+    from toolkit import tracking
+
+    if not mlflow.is_tracking_uri_set():
+        mlflow.set_tracking_uri(tracking.tracking_uri())
+    uri = mlflow.get_tracking_uri()
+    if experiment is None:
+        latest = mlflow.search_runs(
+            search_all_experiments=True, max_results=1, order_by=["attributes.start_time DESC"]
+        )
+        if latest.empty:
+            raise MusiclustError(f"no runs yet in {uri}", "start one with `musiclust run`")
+        found = mlflow.get_experiment(latest["experiment_id"].iloc[0])
+    else:
+        found = mlflow.get_experiment_by_name(experiment)
+        if found is None:
+            names = [e.name for e in mlflow.search_experiments()]
+            raise MusiclustError(
+                f"no experiment '{experiment}' in {uri}; experiments: {', '.join(names)}",
+                did_you_mean(experiment, names),
+            )
+    runs = mlflow.search_runs([found.experiment_id], order_by=["attributes.start_time DESC"])
+    status = runs["status"] if "status" in runs else pd.Series(dtype=str)
+    finished = runs[status == "FINISHED"]
+    if finished.empty:
+        raise MusiclustError(f"no finished runs in experiment '{found.name}'")
+
+    labels = sorted(
+        {m.group(1) for c in finished.columns if (m := re.fullmatch(r"metrics\.(\w+)\.ami", c))}
+    )
+    if label is None:
+        label = "genre" if "genre" in labels else (labels[0] if labels else None)
+    elif label not in labels:
+        raise MusiclustError(
+            f"no '{label}' scores in experiment '{found.name}'; "
+            f"label columns: {', '.join(labels) or 'none'}"
+        )
+    table = pd.DataFrame(
+        {
+            "id": finished["run_id"].str[:8],
+            "method": [_method(row) for _, row in finished.iterrows()],
+            "K": _column(finished, "metrics.n_clusters"),
+            **{name: _column(finished, f"metrics.{key}") for name, key in INTERNAL},
+            **{
+                name: _column(finished, f"metrics.{label}.{key}") for name, key in EXTERNAL if label
+            },
+        }
+    )
+    key = "AMI" if label else "ref. silhouette"
+    table = table.sort_values(key, ascending=False, na_position="last").reset_index(drop=True)
+
+    out_dir = Path(out_dir or Path.cwd())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[^\w.-]+", "_", found.name)
+    csv_path, md_path = out_dir / f"compare-{stem}.csv", out_dir / f"compare-{stem}.md"
+    table.to_csv(csv_path, index=False)
+    md_path.write_text(markdown(table, found.name, label), encoding="utf-8")
+    return Comparison(found.name, label, table, csv_path, md_path, int(len(runs) - len(finished)))
+
+
+def _column(frame: pd.DataFrame, name: str) -> Any:
+    return frame[name].to_numpy() if name in frame else [None] * len(frame)
+
+
+def _method(row: pd.Series) -> str:
+    def get(key: str) -> str:
+        value = row.get(f"params.{key}")
+        return "" if value is None or value != value else str(value)
+
+    features = get("feature.names").replace(",", "+")
+    method = f"{get('encoder.name')} + {get('clusterer.name')}"
+    return f"{method} [{features}]" if features else method
+
+
+def markdown(table: pd.DataFrame, experiment: str, label: str | None) -> str:
+    def cell(column: str, value: Any) -> str:
+        if value is None or (isinstance(value, float) and value != value):
+            return ""
+        if column == "K":
+            return str(int(value))
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    scores = f"; ARI/AMI/NMI/purity against '{label}'" if label else ""
+    lines = [
+        f"Runs of experiment '{experiment}'{scores}, best first.",
+        "",
+        "| " + " | ".join(table.columns) + " |",
+        "|" + "|".join("---" if c in ("id", "method") else "---:" for c in table.columns) + "|",
+    ]
+    lines += [
+        "| " + " | ".join(cell(c, v) for c, v in zip(table.columns, row)) + " |"
+        for row in table.itertuples(index=False)
+    ]
+    return "\n".join(lines) + "\n"
