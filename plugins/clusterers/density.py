@@ -33,6 +33,18 @@ def knee(values: np.ndarray) -> int:
     return int(np.argmax(x - y))
 
 
+def nearest_label(
+    points: np.ndarray, labels: np.ndarray, Z: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's nearest point's label and distance (all noise when there are no points)."""
+    if len(points) == 0:
+        return np.full(len(Z), -1, dtype=int), np.full(len(Z), np.inf)
+    from sklearn.neighbors import NearestNeighbors
+
+    distance, index = NearestNeighbors(n_neighbors=1).fit(points).kneighbors(Z)
+    return labels[index[:, 0]], distance[:, 0]
+
+
 class DBSCANClusterer(Clusterer):
     """DBSCAN; eps given, or 'auto' from the knee of the k-distance curve. Noise is -1."""
 
@@ -81,13 +93,8 @@ class DBSCANClusterer(Clusterer):
         return model.labels_
 
     def predict(self, Z: np.ndarray) -> np.ndarray:
-        if len(self.core_points_) == 0:
-            return np.full(len(Z), -1, dtype=int)
-        from sklearn.neighbors import NearestNeighbors
-
-        distance, index = NearestNeighbors(n_neighbors=1).fit(self.core_points_).kneighbors(Z)
-        labels = self.core_labels_[index[:, 0]]
-        return np.where(distance[:, 0] <= self.eps_, labels, -1)
+        labels, distance = nearest_label(self.core_points_, self.core_labels_, Z)
+        return np.where(distance <= self.eps_, labels, -1)
 
 
 class HDBSCANClusterer(Clusterer):
@@ -136,12 +143,7 @@ class HDBSCANClusterer(Clusterer):
         return labels
 
     def predict(self, Z: np.ndarray) -> np.ndarray:
-        if len(self.points_) == 0:
-            return np.full(len(Z), -1, dtype=int)
-        from sklearn.neighbors import NearestNeighbors
-
-        _, index = NearestNeighbors(n_neighbors=1).fit(self.points_).kneighbors(Z)
-        return self.point_labels_[index[:, 0]]
+        return nearest_label(self.points_, self.point_labels_, Z)[0]
 
 
 @hookimpl
