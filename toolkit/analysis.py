@@ -75,10 +75,6 @@ class AudioAnalysis:
     def duration(self) -> float:
         return len(self.y) / self.sr
 
-    @property
-    def n_frames(self) -> int:
-        return 1 + len(self.y) // self.hop_length
-
     def magnitude(self) -> np.ndarray:
         """|STFT|, shape (1 + n_fft/2, frames)."""
         return self._get(("mag",), lambda: stft_magnitude(self.y, self.n_fft, self.hop_length))

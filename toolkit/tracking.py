@@ -114,9 +114,3 @@ def set_tags(tags: dict[str, str]) -> None:
     import mlflow
 
     mlflow.set_tags(tags)
-
-
-def artifact_uri() -> str:
-    import mlflow
-
-    return mlflow.get_artifact_uri()
