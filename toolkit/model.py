@@ -113,7 +113,6 @@ def _quiet_mlflow() -> Iterator[None]:
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*input example.*")
-            warnings.filterwarnings("ignore", message=".*[Tt]ype hint.*")
             yield
     finally:
         logger.setLevel(level)

@@ -139,7 +139,8 @@ def run(
                 "fit_seconds": fit_seconds,
             }
         )
-        tags.update(_verdict_tags(metrics, notes))
+        verdict = _verdict_tags(metrics, notes)
+        tags.update(verdict)
 
         # 7. reports, tables and the model, all into the run
         with tempfile.TemporaryDirectory() as tmp:
@@ -160,7 +161,7 @@ def run(
                 plots,
             )
             tracking.log_metrics(metrics)
-            tracking.set_tags({**tags, **artifacts.summary_tags(spec, metrics, not_computed)})
+            tracking.set_tags({**verdict, **artifacts.summary_tags(spec, metrics, not_computed)})
             tracking.log_artifacts(out)
         model_uri = None
         if log_model:

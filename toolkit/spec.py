@@ -403,11 +403,9 @@ def _resolve_segments(spec: Spec, registry: Registry) -> None:
 def _check_compatible(spec: Spec, registry: Registry) -> None:
     encoder = registry.get("encoder", spec.encoder.name).cls
     assert issubclass(encoder, Encoder)
-    outputs = set()
     for part in spec.features:
         feature = registry.get("feature", part.name).cls
         assert issubclass(feature, FeatureExtractor)
-        outputs.add(feature.output)
         if feature.output not in encoder.accepts:
             raise SpecError(
                 f"encoder '{encoder.name}' takes {'/'.join(sorted(encoder.accepts))} features, "
@@ -419,10 +417,9 @@ def _check_compatible(spec: Spec, registry: Registry) -> None:
 
 
 def instantiate(registry: Registry, family: str, part: Part, seed: int) -> Component:
-    """A fresh component for a resolved part, with its seed."""
+    """A fresh component for a resolved part (its checks ran in :func:`resolve`), seeded."""
     component = registry.get(family, part.name).cls(**part.params)
     component.random_state = seed
-    component.check()
     return component
 
 
