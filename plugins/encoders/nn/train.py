@@ -1,0 +1,262 @@
+"""The training loop of the VAE family: mini-batches, a beta schedule, a validation split by
+clip, early stopping that restores the best weights, and a history of every epoch."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+#: What a loss function returns for a batch: the total to minimise, named numbers for the
+#: history (per-sample means), and the batch mean KL per latent dimension (None for an AE).
+LossOut = tuple[torch.Tensor, dict[str, float], torch.Tensor | None]
+LossFn = Callable[[torch.nn.Module, "Batch", float], LossOut]
+
+
+@dataclass
+class Batch:
+    inputs: dict[str, torch.Tensor]
+    masks: dict[str, torch.Tensor] = field(default_factory=dict)
+    cond: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(next(iter(self.inputs.values())))
+
+    def take(self, index: torch.Tensor) -> Batch:
+        return Batch(
+            {k: v[index] for k, v in self.inputs.items()},
+            {k: v[index] for k, v in self.masks.items()},
+            None if self.cond is None else self.cond[index],
+        )
+
+    def to(self, device: torch.device) -> Batch:
+        return Batch(
+            {k: v.to(device) for k, v in self.inputs.items()},
+            {k: v.to(device) for k, v in self.masks.items()},
+            None if self.cond is None else self.cond.to(device),
+        )
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 200
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 5.0
+    val_fraction: float = 0.15
+    patience: int = 30
+    beta: float = 1.0
+    schedule: str = "linear"  # constant | linear | cyclical
+    warmup_epochs: int = 30
+    cycles: int = 4
+    device: str = "auto"
+    seed: int = 0
+    deterministic: bool = False
+
+
+def beta_at(epoch: int, cfg: TrainConfig) -> float:
+    """beta for an epoch (0-based): constant; linear from 0 to beta over ``warmup_epochs``;
+    cyclical: ``cycles`` cycles over the run, each rising over its first half."""
+    if cfg.schedule == "constant":
+        return cfg.beta
+    if cfg.schedule == "linear":
+        return cfg.beta * min(1.0, (epoch + 1) / max(1, cfg.warmup_epochs))
+    length = max(1, math.ceil(cfg.epochs / max(1, cfg.cycles)))
+    position = epoch % length
+    return cfg.beta * min(1.0, (position + 1) / max(1.0, length / 2))
+
+
+def first_full_beta(cfg: TrainConfig) -> int:
+    """The first epoch at which the objective is the final one (checkpoints count from there)."""
+    if cfg.schedule == "constant":
+        return 0
+    if cfg.schedule == "linear":
+        return max(0, cfg.warmup_epochs - 1)
+    length = max(1, math.ceil(cfg.epochs / max(1, cfg.cycles)))
+    return max(0, math.ceil(length / 2) - 1)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("device=cuda was asked for, and torch sees no CUDA device")
+    return torch.device(name)
+
+
+def split_groups(groups: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices for training and validation, whole groups (clips) on one side only.
+
+    No validation when it would hold fewer than 2 groups or leave fewer than 4 for training."""
+    ids = np.unique(groups)
+    n_val = round(len(ids) * fraction)
+    rows = np.arange(len(groups))
+    if fraction <= 0 or n_val < 2 or len(ids) - n_val < 4:
+        return rows, rows[:0]
+    rng = np.random.default_rng(seed)
+    val_ids = rng.choice(ids, size=n_val, replace=False)
+    is_val = np.isin(groups, val_ids)
+    return rows[~is_val], rows[is_val]
+
+
+@contextlib.contextmanager
+def determinism(enabled: bool, device: torch.device) -> Iterator[None]:
+    """Deterministic kernels while training (restored after), when asked for."""
+    if not enabled:
+        yield
+        return
+    previous = torch.are_deterministic_algorithms_enabled()
+    cudnn = torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = False, True
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous)
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = cudnn
+
+
+@dataclass
+class TrainResult:
+    history: list[dict[str, float]]
+    best_epoch: int
+    stopped_early: bool
+    train_rows: np.ndarray
+    val_rows: np.ndarray
+    monitored: str
+
+
+def train(
+    model: torch.nn.Module,
+    data: Batch,
+    loss_fn: LossFn,
+    cfg: TrainConfig,
+    groups: np.ndarray | None = None,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` in place; on return it holds the best checkpoint's weights.
+
+    The monitored quantity is the validation loss at the final beta (the training loss when
+    there is no validation split), counted from the first epoch at full beta, so an early
+    checkpoint from the warm-up (a small KL because beta was small) is never chosen.
+    """
+    device = resolve_device(cfg.device)
+    groups = np.arange(len(data)) if groups is None else np.asarray(groups)
+    train_rows, val_rows = split_groups(groups, cfg.val_fraction, cfg.seed)
+    monitored = "val.loss" if len(val_rows) else "train.loss"
+    start = first_full_beta(cfg)
+    history: list[dict[str, float]] = []
+    best: tuple[float, int, dict] | None = None
+    stopped_early = False
+    model.to(device)
+    train_data = data.take(torch.as_tensor(train_rows)).to(device)
+    val_data = data.take(torch.as_tensor(val_rows)).to(device) if len(val_rows) else None
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(cfg.seed)
+        generator = torch.Generator(device="cpu").manual_seed(cfg.seed)
+        optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        with determinism(cfg.deterministic, device):
+            for epoch in range(cfg.epochs):
+                started = time.perf_counter()
+                beta = beta_at(epoch, cfg)
+                row = {"beta": beta}
+                row.update(
+                    _train_epoch(model, train_data, loss_fn, cfg, beta, generator, optimiser)
+                )
+                if val_data is not None:
+                    row.update(_evaluate(model, val_data, loss_fn, cfg.beta, "val."))
+                if beta != cfg.beta and monitored == "train.loss":  # the final objective too
+                    final = _evaluate(model, train_data, loss_fn, cfg.beta, "final.")
+                    row["train.loss_final_beta"] = final["final.loss"]
+                row["seconds"] = time.perf_counter() - started
+                row["epoch"] = float(epoch)
+                history.append(row)
+                if on_epoch is not None:
+                    on_epoch(epoch, row)
+                value = row.get("train.loss_final_beta", row[monitored])
+                if not math.isfinite(value):
+                    raise FloatingPointError(f"the loss became {value} at epoch {epoch}")
+                if epoch >= start:
+                    if best is None or value < best[0] - 1e-6 * abs(best[0]):
+                        best = (value, epoch, copy.deepcopy(model.state_dict()))
+                    elif epoch - best[1] >= cfg.patience:
+                        stopped_early = True
+                        break
+    if best is not None:
+        model.load_state_dict(best[2])
+    model.eval()
+    return TrainResult(
+        history,
+        best[1] if best else len(history) - 1,
+        stopped_early,
+        train_rows,
+        val_rows,
+        monitored,
+    )
+
+
+def _train_epoch(
+    model: torch.nn.Module,
+    data: Batch,
+    loss_fn: LossFn,
+    cfg: TrainConfig,
+    beta: float,
+    generator: torch.Generator,
+    optimiser: torch.optim.Optimizer,
+) -> dict[str, float]:
+    model.train()
+    n = len(data)
+    order = torch.randperm(n, generator=generator)
+    sums: dict[str, float] = {}
+    kl_sum: torch.Tensor | None = None
+    seen = 0
+    for first in range(0, n, cfg.batch_size):
+        index = order[first : first + cfg.batch_size]
+        if len(index) < 2 and seen:  # BatchNorm needs two rows; fold a lone row out
+            continue
+        batch = data.take(index.to(next(iter(data.inputs.values())).device))
+        loss, parts, kl = loss_fn(model, batch, beta)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimiser.step()
+        size = len(index)
+        seen += size
+        for key, value in parts.items():
+            sums[key] = sums.get(key, 0.0) + value * size
+        if kl is not None:
+            kl_sum = kl.detach() * size if kl_sum is None else kl_sum + kl.detach() * size
+    out = {f"train.{k}": v / max(seen, 1) for k, v in sums.items()}
+    if "train.kl" in out:
+        out["kl"] = out["train.kl"]
+    if kl_sum is not None:
+        out["train.active_units"] = float(((kl_sum / max(seen, 1)) > 0.01).sum())
+    return out
+
+
+@torch.no_grad()
+def _evaluate(
+    model: torch.nn.Module, data: Batch, loss_fn: LossFn, beta: float, prefix: str
+) -> dict[str, float]:
+    model.eval()
+    n = len(data)
+    sums: dict[str, float] = {}
+    for first in range(0, n, 512):
+        index = torch.arange(
+            first, min(n, first + 512), device=next(iter(data.inputs.values())).device
+        )
+        _, parts, _ = loss_fn(model, data.take(index), beta)
+        for key, value in parts.items():
+            sums[key] = sums.get(key, 0.0) + value * len(index)
+    return {f"{prefix}{k}": v / n for k, v in sums.items()}
