@@ -47,14 +47,27 @@ class Chain:
 
     # -- fitting ---------------------------------------------------------------------------
     def fit_predict(
-        self, blocks: dict[str, FeatureBlock], n_clips: int
+        self,
+        blocks: dict[str, FeatureBlock],
+        n_clips: int,
+        columns: dict[str, list] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Fit fusion, encoder and clusterer; return (latent per clip, cluster per clip)."""
-        X = self._input([blocks[f.name] for f in self.features], n_clips, fit=True)
+        """Fit fusion, encoder and clusterer; return (latent per clip, cluster per clip).
+
+        ``columns`` are the metadata columns the encoder asked for, one value per clip."""
+        X = self._input([blocks[f.name] for f in self.features], n_clips, fit=True, columns=columns)
         rows = _checked_latent(self.encoder.fit_transform(X), len(X), self.encoder.name)
+        if hasattr(self.clusterer, "use_encoder"):  # from_encoder: the encoder's own clusters
+            self.clusterer.use_encoder(self.encoder)
         return self._to_clips(rows, X.groups, n_clips, fit=True)
 
-    def _input(self, blocks: list[FeatureBlock], n_clips: int, fit: bool) -> EncoderInput:
+    def _input(
+        self,
+        blocks: list[FeatureBlock],
+        n_clips: int,
+        fit: bool,
+        columns: dict[str, list] | None = None,
+    ) -> EncoderInput:
         """Rows for the encoder: clips, or windows with lyrics repeated for each window."""
         groups = next((b.groups for b in blocks if b.groups is not None), None)
         values, masks = {}, {}
@@ -76,7 +89,11 @@ class Chain:
                 weights={f.name: f.weight for f in self.features},
                 scaling={f.name: f.scaling for f in self.features},
             ).fit(values, masks)
-        return self.fusion_.transform(values, masks, groups)
+        X = self.fusion_.transform(values, masks, groups)
+        for name, column in (columns or {}).items():
+            array = np.array(column, dtype=object)
+            X.columns[name] = array if groups is None else array[groups]
+        return X
 
     def _to_clips(
         self, rows: np.ndarray, groups: np.ndarray | None, n: int, fit: bool
@@ -91,14 +108,21 @@ class Chain:
 
     # -- prediction ------------------------------------------------------------------------
     def predict(
-        self, audio: list[str | None], lyrics: list[str | None]
+        self,
+        audio: list[str | None],
+        lyrics: list[str | None],
+        columns: dict[str, list] | None = None,
     ) -> tuple[np.ndarray, list[str]]:
         """Cluster ids for new inputs (-1 where an input could not be used) and the reasons."""
         blocks, reasons = self._new_blocks(audio, lyrics)
         out = np.full(len(reasons), -1, dtype=int)
         used = [i for i, r in enumerate(reasons) if not r]
         if used:
-            X = self._input(blocks, len(used), fit=False)
+            wanted = {
+                c: [(columns or {}).get(c, [None] * len(audio))[i] for i in used]
+                for c in self.encoder.input_columns()
+            }
+            X = self._input(blocks, len(used), fit=False, columns=wanted)
             rows = _checked_latent(self.encoder.transform(X), len(X), self.encoder.name)
             out[used] = self._to_clips(rows, X.groups, len(used), fit=False)[1]
         return out, reasons

@@ -213,7 +213,8 @@ class EncoderInput:
     concatenation of the vector blocks (None when there are none); :meth:`flat` adds the 2-D
     blocks flattened, for vector encoders. ``masks`` says which rows of a block are present
     (False where a clip has no lyrics). ``groups`` maps rows to clips when clips were cut into
-    windows (None: rows are clips).
+    windows (None: rows are clips). ``columns`` holds the metadata columns an encoder asked for
+    with :meth:`Encoder.input_columns` (one value per row, None where missing).
     """
 
     vectors: np.ndarray | None
@@ -221,6 +222,7 @@ class EncoderInput:
     masks: dict[str, np.ndarray] = field(default_factory=dict)
     groups: np.ndarray | None = None
     weights: dict[str, float] = field(default_factory=dict)
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         if self.vectors is not None:
@@ -260,6 +262,21 @@ class Encoder(Component):
 
     def diagnostics(self) -> dict[str, float]:
         """Numbers worth logging after fitting (explained variance, active units, ...)."""
+        return {}
+
+    def history(self) -> list[dict[str, float]]:
+        """Metrics per training epoch, logged with the epoch as the step (none here)."""
+        return []
+
+    def input_columns(self) -> list[str]:
+        """Metadata columns the encoder takes as input (a conditional VAE's condition).
+
+        Any of them that is also an evaluated label column makes the run label-informed."""
+        return []
+
+    def implied_settings(self) -> dict[str, object]:
+        """``--set`` style settings this configuration implies (a preset), applied where the
+        user gave none: ``{"tfidf.max_features": 500, "segments.length": None}``."""
         return {}
 
 

@@ -61,7 +61,8 @@ class ClusterModel(mlflow.pyfunc.PythonModel):
         audio = [
             None if a is None or (isinstance(a, str) and not a.strip()) else str(a) for a in audio
         ]
-        clusters, reasons = self.chain.predict(audio, lyrics)
+        columns = {c: _column(frame, c, n) for c in self.chain.encoder.input_columns()}
+        clusters, reasons = self.chain.predict(audio, lyrics, columns)
         return pd.DataFrame({"cluster": clusters.astype("int64"), "reason": reasons})
 
 
@@ -83,6 +84,7 @@ def log_model(chain: Chain, name: str = "model") -> str:
             [
                 ColSpec("string", "audio", required=uses_audio),
                 ColSpec("string", "lyrics", required=lyrics_only),
+                *[ColSpec("string", c, required=False) for c in chain.encoder.input_columns()],
             ]
         ),
         outputs=Schema([ColSpec("long", "cluster"), ColSpec("string", "reason")]),
@@ -98,6 +100,25 @@ def log_model(chain: Chain, name: str = "model") -> str:
             code_paths=_copy_sources(code_paths(chain), Path(tmp) / "code"),
             signature=signature,
             pip_requirements=requirements(chain),
+        )
+    return info.model_uri
+
+
+def log_torch(module: Any, name: str = "encoder") -> str:
+    """Log the encoder's torch model with ``mlflow.pytorch`` in the pickle format, which keeps
+    its class (MLflow 3's default ``pt2`` loads back without the class's methods)."""
+    import mlflow.pytorch
+    import torch
+
+    with tempfile.TemporaryDirectory() as tmp, _quiet_mlflow():
+        info = mlflow.pytorch.log_model(
+            module,
+            name=name,
+            serialization_format="pickle",
+            code_paths=_copy_sources(
+                [str(Path(importlib.import_module("plugins").__path__[0]))], Path(tmp) / "code"
+            ),
+            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
         )
     return info.model_uri
 

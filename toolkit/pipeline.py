@@ -22,6 +22,7 @@ from toolkit.audio import AudioSettings
 from toolkit.cache import FeatureCache
 from toolkit.chain import Chain
 from toolkit.data import Skip
+from toolkit.errors import DataError, did_you_mean
 from toolkit.evaluation import Evaluation, compute_metrics, render_reports
 from toolkit.extraction import extract
 from toolkit.fusion import standardise
@@ -100,11 +101,17 @@ def run(
             progress=progress,
         )
         clips = extraction.dataset.clips
+        columns = _encoder_columns(chain.encoder, extraction.dataset)
+        informed = [c for c in columns if c in extraction.dataset.label_columns]
+        if informed:
+            tags.update(_label_informed(chain.encoder.name, informed, notes))
+            tracking.set_tags(tags)
 
         # 3-5. fusion -> encoder -> clusterer
         started = time.perf_counter()
-        latent, clusters = chain.fit_predict(extraction.blocks, len(clips))
+        latent, clusters = chain.fit_predict(extraction.blocks, len(clips), columns)
         fit_seconds = time.perf_counter() - started
+        tracking.log_history(chain.encoder.history())
         for component in (*features, chain.encoder, chain.clusterer):
             notes.extend(getattr(component, "notes_", []))  # what fitting found out
 
@@ -168,6 +175,11 @@ def run(
             from toolkit.model import log_model as log_pyfunc
 
             model_uri = log_pyfunc(chain)
+            module = getattr(chain.encoder, "torch_module", lambda: None)()
+            if module is not None:
+                from toolkit.model import log_torch
+
+                log_torch(module)
 
     return RunResult(
         active.run_id,
@@ -181,6 +193,34 @@ def run(
         model_uri,
         tags,
     )
+
+
+def _encoder_columns(encoder: Any, dataset: Any) -> dict[str, list[Any]]:
+    """The metadata columns the encoder takes as input (labels or metadata), per clip."""
+    out = {}
+    for column in encoder.input_columns():
+        values = [c.labels.get(column, c.meta.get(column)) for c in dataset.clips]
+        if all(v is None for v in values):
+            known = sorted({k for c in dataset.clips for k in (*c.labels, *c.meta)})
+            hint = did_you_mean(column, known) or ""
+            raise DataError(
+                f"{encoder.name} takes the column '{column}', which the data does not have",
+                f"columns in the data: {', '.join(known) or 'none'}; {hint}".rstrip("; "),
+            )
+        out[column] = values
+    return out
+
+
+def _label_informed(encoder: str, columns: list[str], notes: list[str]) -> dict[str, str]:
+    """Say loudly that an encoder sees a column the run also evaluates, and tag the run."""
+    shown = ", ".join(columns)
+    message = (
+        f"LABEL-INFORMED: {encoder} takes '{shown}' as input, and the run evaluates against it: "
+        f"the {shown} metrics measure recovering an input, not unsupervised clustering"
+    )
+    log.warning(message)
+    notes.append(message)
+    return {"label_informed": "true", "label_informed.columns": shown}
 
 
 def _reference_feature(registry: Registry, features: list[Any], has_audio: bool) -> Any:

@@ -196,8 +196,38 @@ def build_spec(
         default_features=default_features,
     )
     apply_sets(spec, sets)
+    given = _given_keys(spec)
     resolve(spec, registry)
+    _apply_implied(spec, registry, given)
     return spec
+
+
+def _given_keys(spec: Spec) -> set[str]:
+    """``plugin.param`` / ``section.param`` keys set by a config file, ``--set`` or options."""
+    keys = {f"{part.name}.{k}" for _, part in spec.parts() for k in part.params}
+    return keys | {f"{section}.{k}" for section in SETTINGS for k in getattr(spec, section)}
+
+
+def _apply_implied(spec: Spec, registry: Registry, given: set[str]) -> None:
+    """Settings the encoder's configuration implies (a preset), where the user gave none."""
+    encoder = registry.get("encoder", spec.encoder.name).cls(**spec.encoder.params)
+    implied = {k: v for k, v in encoder.implied_settings().items() if k not in given}
+    by_name = {part.name: part for _, part in spec.parts()}
+    applied = []
+    for key, value in implied.items():
+        target, _, param = key.partition(".")
+        if target in SETTINGS:
+            getattr(spec, target)[param] = value
+        elif target in by_name:
+            by_name[target].params[param] = value
+        else:
+            continue  # a plugin that is not in this run
+        applied.append(f"{key}={_text(value)}")
+    if applied:
+        resolve(spec, registry)
+        spec.notes.append(
+            f"{spec.encoder.name} settings implied by its configuration: {', '.join(applied)}"
+        )
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -354,6 +384,7 @@ def _resolve_params(owner: str, declared: dict[str, Param], given: dict[str, Any
 
 def resolve(spec: Spec, registry: Registry) -> None:
     """Fill every default and check every name and value, in place."""
+    spec.notes = []
     seen: set[str] = set()
     for family, part in spec.parts():
         cls = registry.get(family, part.name).cls
@@ -414,6 +445,15 @@ def _check_compatible(spec: Spec, registry: Registry) -> None:
             )
     if not spec.features:
         raise SpecError("no features selected", "give --features a,b")
+    clusterer = registry.get("clusterer", spec.clusterer.name).cls
+    needs = getattr(clusterer, "needs_encoder_method", None)
+    if needs and not hasattr(encoder, needs):
+        able = [i.name for i in registry.infos("encoder") if hasattr(i.cls, needs)]
+        raise SpecError(
+            f"clusterer '{clusterer.name}' uses the clusters the encoder yields, and "
+            f"'{encoder.name}' yields none",
+            f"encoders that do: {', '.join(able) or 'none installed'}",
+        )
 
 
 def instantiate(registry: Registry, family: str, part: Part, seed: int) -> Component:

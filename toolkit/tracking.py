@@ -93,6 +93,30 @@ def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
         mlflow.log_metrics(metrics, step=step)
 
 
+def log_history(history: list[dict[str, float]]) -> None:
+    """Per-epoch metrics (``train.loss``, ``val.loss``, ``kl`` ...) with the epoch as the step,
+    in batches (one call per 1000 values instead of one per value)."""
+    import math
+    import time
+
+    import mlflow
+    from mlflow.entities import Metric
+
+    run = mlflow.active_run()
+    if not history or run is None:
+        return
+    now = int(time.time() * 1000)
+    values = [
+        Metric(key, float(value), now, int(row.get("epoch", step)))
+        for step, row in enumerate(history)
+        for key, value in row.items()
+        if key != "epoch" and math.isfinite(float(value))
+    ]
+    client = mlflow.MlflowClient()
+    for start in range(0, len(values), 1000):
+        client.log_batch(run.info.run_id, metrics=values[start : start + 1000])
+
+
 def log_artifacts(directory: Path) -> None:
     import mlflow
 
