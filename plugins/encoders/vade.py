@@ -1,0 +1,145 @@
+"""``vade``: a deep-clustering VAE with a Gaussian-mixture prior (VaDE, Jiang et al. 2017).
+
+Training has three stages: an autoencoder pretraining (``pretrain_epochs``), a Gaussian
+mixture fitted to the pretrained codes to initialise the prior (K given, or chosen by BIC over
+``k_min..k_max`` when ``n_clusters=auto``: label-free), then joint training of the networks and
+the prior on the ELBO with the mixture prior. Besides the latent (posterior means), it yields
+cluster assignments, p(c|z) at the posterior mean: the ``from_encoder`` clusterer uses them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from plugins.encoders.ae import MLP_HIDDEN, MLPBranch
+from plugins.encoders.neural import VariationalEncoder
+from toolkit import Int, SpecError, hookimpl
+
+
+class VaDE(MLPBranch, VariationalEncoder):
+    """Deep-clustering VAE with a Gaussian-mixture prior; yields clusters (from_encoder)."""
+
+    name = "vade"
+    accepts = frozenset({"vector", "matrix"})
+    default_features = ("audio_stats",)
+    params = (
+        MLP_HIDDEN,
+        Int(
+            "n_clusters",
+            "auto",
+            low=1,
+            high=1000,
+            also=("auto",),
+            searchable=True,
+            space=(2, 20),
+            help="mixture components, or 'auto' (BIC on the pretrained codes; never labels)",
+        ),
+        Int("k_min", 2, low=1, high=1000, help="smallest K tried by 'auto'"),
+        Int("k_max", 12, low=1, high=1000, help="largest K tried by 'auto'"),
+        Int("pretrain_epochs", 100, low=0, high=100_000, help="autoencoder pretraining epochs"),
+    )
+
+    def check(self) -> None:
+        super().check()
+        if self.k_min > self.k_max:
+            raise SpecError(f"vade.k_min={self.k_min} is above vade.k_max={self.k_max}")
+
+    def build(self, specs: list[Any], cond_dim: int) -> Any:
+        model = super().build(specs, cond_dim)
+        model.prior = None  # set after pretraining, when K is known
+        return model
+
+    def pretrain(self, model: Any, data: Any, cfg: Any, X: Any) -> None:
+        import dataclasses
+
+        import torch
+
+        from plugins.encoders.nn.losses import reconstruction
+        from plugins.encoders.nn.nets import MixturePrior
+        from plugins.encoders.nn.train import train
+
+        specs = model.branches
+
+        def ae_loss(net: Any, batch: Any, beta: float) -> tuple[Any, dict[str, float], None]:
+            mu, _ = net.encode(batch.inputs, batch.cond)
+            recon = net.decode(mu, batch.cond)
+            terms = reconstruction(recon, batch.inputs, batch.masks, specs, "sum")
+            total = sum(s.weight * terms[s.name] for s in specs).mean()
+            return total, {"loss": float(total.detach())}, None
+
+        groups = np.arange(len(data)) if X.groups is None else X.groups
+        if self.pretrain_epochs:
+            stage = dataclasses.replace(
+                cfg, epochs=self.pretrain_epochs, schedule="constant", patience=10**9
+            )
+            self.pretrain_history_ = train(model, data, ae_loss, stage, groups=groups).history
+        with torch.no_grad():
+            model.eval()
+            codes = model.encode(data.inputs, data.cond)[0].cpu().numpy().astype(np.float64)
+        mixture = self._initial_mixture(codes)
+        prior = MixturePrior(mixture.n_components, codes.shape[1])
+        with torch.no_grad():
+            prior.logits.copy_(torch.as_tensor(np.log(mixture.weights_ + 1e-8)))
+            prior.means.copy_(torch.as_tensor(mixture.means_))
+            prior.logvars.copy_(torch.as_tensor(np.log(mixture.covariances_)))
+        model.prior = prior.to(next(model.parameters()).device)
+        self.n_clusters_ = int(mixture.n_components)
+
+    def _initial_mixture(self, codes: np.ndarray) -> Any:
+        from sklearn.mixture import GaussianMixture
+
+        def fit(k: int) -> GaussianMixture:
+            return GaussianMixture(
+                k, covariance_type="diag", n_init=3, reg_covar=1e-4, random_state=self.random_state
+            ).fit(codes)
+
+        n = len(codes)
+        if self.n_clusters != "auto":
+            if self.n_clusters > n:
+                raise SpecError(f"vade.n_clusters={self.n_clusters}, but there are {n} rows")
+            return fit(self.n_clusters)
+        ks = range(self.k_min, max(self.k_min, min(self.k_max, n - 1)) + 1)
+        fits = [fit(k) for k in ks]
+        bics = [m.bic(codes) for m in fits]
+        self.selection_ = {
+            "criterion": "bic (pretrained codes)",
+            "x": list(ks),
+            "y": [-b for b in bics],
+            "chosen": fits[int(np.argmin(bics))].n_components,
+            "xlabel": "K",
+        }
+        return fits[int(np.argmin(bics))]
+
+    def loss_fn(self, specs: list[Any]) -> Any:
+        from plugins.encoders.nn.losses import kl_per_dim, mixture_kl, reconstruction
+
+        def loss(model: Any, batch: Any, beta: float) -> tuple[Any, dict[str, float], Any]:
+            recon, mu, logvar, z = model(batch.inputs, batch.cond)
+            terms = reconstruction(recon, batch.inputs, batch.masks, specs, "sum")
+            total = sum(s.weight * terms[s.name] for s in specs).mean()
+            kl, _ = mixture_kl(mu, logvar, z, model.prior)
+            total = total + beta * kl.mean()
+            parts = {f"recon.{k}": float(v.detach().mean()) for k, v in terms.items()}
+            parts["kl"] = float(kl.detach().mean())
+            parts["loss"] = float(total.detach())
+            return total, parts, kl_per_dim(mu, logvar).mean(dim=0)
+
+        return loss
+
+    def cluster_latent(self, Z: np.ndarray) -> np.ndarray:
+        """The most probable mixture component of each latent point (posterior means)."""
+        import torch
+
+        with torch.no_grad():
+            joint = self.module_.prior.log_joint(torch.as_tensor(Z, dtype=torch.float32))
+        return joint.argmax(dim=1).numpy().astype(int)
+
+    def diagnostics(self) -> dict[str, float]:
+        return {**super().diagnostics(), "encoder.n_clusters": float(self.n_clusters_)}
+
+
+@hookimpl
+def register_encoders(register):
+    register(VaDE)
