@@ -1,0 +1,132 @@
+"""Training speed of every trained encoder on the gtzan-mini features: seconds per epoch and
+training rows per second, on the CPU and on CUDA where there is one.
+
+    python benchmarks/encoders.py [--data ../shared/data/gtzan-mini] [--epochs 20]
+
+The features are extracted once (cached) with each encoder's default features and default
+windows (3 s windows for the 2-D features), fused as a run fuses them, then each encoder trains
+for ``--epochs`` epochs with early stopping off. Writes benchmarks/results/encoders.json and
+encoders.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "benchmarks" / "results"
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "gtzan-mini"
+ENCODERS = {
+    "ae": (),
+    "vae": (),
+    "conv_vae": (),
+    "hybrid_vae": (),
+    "hybrid_vae (published)": ("hybrid_vae.preset=published",),
+    "cvae": ("cvae.condition=genre",),  # timing only: the condition's values do not matter
+    "vade": ("vade.n_clusters=10", "vade.pretrain_epochs=0"),
+}
+
+
+def encoder_input(data: str, encoder: str, sets: tuple[str, ...]) -> tuple:
+    from toolkit.audio import AudioSettings
+    from toolkit.cache import FeatureCache
+    from toolkit.chain import Chain
+    from toolkit.extraction import extract
+    from toolkit.registry import get_registry
+    from toolkit.segments import Framing
+    from toolkit.spec import adapt_to_data, build_spec, instantiate
+
+    registry = get_registry()
+    spec = build_spec(registry, data=data, encoder=encoder, sets=sets)
+    dataset = instantiate(registry, "source", spec.source, 0).load()
+    adapt_to_data(spec, registry, dataset.has_audio, dataset.has_lyrics)
+    features = [instantiate(registry, "feature", p, 0) for p in spec.features]
+    framing = Framing.from_params(spec.segments)
+    extraction = extract(
+        dataset, features, AudioSettings(), framing=framing, cache=FeatureCache(), progress=False
+    )
+    chain = Chain(features, None, None, AudioSettings(), framing)  # type: ignore[arg-type]
+    columns = {"genre": [c.labels.get("genre") for c in extraction.dataset.clips]}
+    blocks = [extraction.blocks[f.name] for f in features]
+    X = chain._input(blocks, len(extraction.dataset.clips), fit=True, columns=columns)
+    return spec, X
+
+
+def time_encoder(spec, X, epochs: int, device: str) -> dict:
+    from toolkit.registry import get_registry
+    from toolkit.spec import instantiate
+
+    part = spec.encoder
+    part.params.update(epochs=epochs, patience=10**6, device=device)
+    encoder = instantiate(get_registry(), "encoder", part, 0).fit(X)
+    seconds = [h["seconds"] for h in encoder.history()[1:]]  # the first epoch warms up
+    rows = len(X) * (1 - encoder.val_fraction)
+    return {
+        "device": device,
+        "rows": len(X),
+        "features": [p.name for p in spec.features],
+        "parameters": encoder.n_parameters_,
+        "seconds_per_epoch": float(np.median(seconds)),
+        "rows_per_second": float(rows / np.median(seconds)),
+    }
+
+
+def main() -> None:
+    import torch
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--epochs", type=int, default=20)
+    args = parser.parse_args()
+    devices = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+    results = []
+    for label, sets in ENCODERS.items():
+        name = label.split()[0]
+        spec, X = encoder_input(args.data, name, sets)
+        for device in devices:
+            out = {"encoder": label, **time_encoder(spec, X, args.epochs, device)}
+            results.append(out)
+            print(
+                f"{label:24s} {device:5s} {out['rows']:4d} rows  {out['parameters']:>9,d} params  "
+                f"{out['seconds_per_epoch'] * 1000:7.1f} ms/epoch  "
+                f"{out['rows_per_second']:8.0f} rows/s",
+                flush=True,
+            )
+    meta = {
+        "data": Path(args.data).name,
+        "epochs": args.epochs,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "machine": platform.platform(),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "encoders.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+    lines = [
+        f"# Encoder training speed on {meta['data']} (torch {meta['torch']}, "
+        f"{meta['threads']} CPU threads, GPU: {meta['gpu'] or 'none on this machine'})",
+        "",
+        "Written by `python benchmarks/encoders.py`: median seconds per epoch over "
+        f"{args.epochs} epochs (the first left out), rows = clips or 3 s windows.",
+        "",
+        "| encoder | device | features | rows | parameters | ms/epoch | rows/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['encoder']} | {r['device']} | {','.join(r['features'])} | {r['rows']} "
+            f"| {r['parameters']:,} | {r['seconds_per_epoch'] * 1000:.1f} "
+            f"| {r['rows_per_second']:.0f} |"
+        )
+    (RESULTS / "encoders.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
