@@ -39,7 +39,11 @@ def test_run_help_lists_the_contract_options():
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--encoder", "pcaa"], "error: unknown encoder 'pcaa'; known encoders: identity, pca"),
+        (
+            ["--encoder", "pcaa"],
+            "error: unknown encoder 'pcaa'; known encoders: "
+            "ae, conv_vae, cvae, hybrid_vae, identity, pca, vade, vae",
+        ),
         (["--set", "pca.n_component=4"], "error: unknown parameter 'pca.n_component'"),
         (["--set", "kmeans.n_clusters=ten"], "error: kmeans.n_clusters: expected an integer"),
         (["--data", "/no/such/folder"], "error: no such file or folder: /no/such/folder"),

@@ -5,6 +5,7 @@ import copy
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from conftest import SMALL_DEMO
@@ -252,6 +253,14 @@ def test_a_vae_run_logs_training_per_epoch_plots_and_a_torch_model(tmp_path):
     (width,) = module.branches[0].shape
     mu, _ = module.encode({"features": torch.zeros(2, width)})
     assert mu.shape == (2, 4)
+
+    # the whole chain (3 s windows, implied by vae) as a pyfunc model: same clusters again
+    assert result.spec.segments["length"] == 3.0
+    demo = get_registry().get("source", "demo").cls(n_per_style=4, duration=2.0).load()
+    by_id = {c.id: c for c in demo.clips}
+    frame = pd.DataFrame({"audio": [str(by_id[i].audio) for i in result.evaluation.ids]})
+    predicted = mlflow.pyfunc.load_model(result.model_uri).predict(frame)
+    assert predicted["cluster"].tolist() == result.evaluation.clusters.tolist()
 
 
 def test_a_collapsed_vae_is_tagged_and_noted():

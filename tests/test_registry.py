@@ -73,7 +73,9 @@ def test_unknown_names_list_the_choices_and_suggest():
     registry = get_registry()
     with pytest.raises(SpecError) as err:
         registry.get("encoder", "pcaa")
-    assert "known encoders: identity, pca" in str(err.value)
+    assert "known encoders: ae, conv_vae, cvae, hybrid_vae, identity, pca, vade, vae" in str(
+        err.value
+    )
     assert "did you mean 'pca'" in str(err.value)
     with pytest.raises(SpecError, match="'kmeans' is a clusterer"):
         registry.get("encoder", "kmeans")

@@ -74,7 +74,11 @@ def test_several_assignments_in_one_set_value_as_mlproject_passes_them():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"encoder": "pcaa"}, "unknown encoder 'pcaa'; known encoders: identity, pca"),
+        (
+            {"encoder": "pcaa"},
+            "unknown encoder 'pcaa'; known encoders: "
+            "ae, conv_vae, cvae, hybrid_vae, identity, pca, vade, vae",
+        ),
         ({"clusterer": "kmean"}, "did you mean 'kmeans'"),
         ({"features": "mfcc_stats,chromagram"}, "unknown feature 'chromagram'; known features:"),
         (
