@@ -64,7 +64,7 @@ def time_encoder(spec, X, epochs: int, device: str) -> dict:
     from toolkit.spec import instantiate
 
     part = spec.encoder
-    part.params.update(epochs=epochs, patience=10**6, device=device)
+    part.params.update(epochs=epochs, patience=100_000, device=device)
     encoder = instantiate(get_registry(), "encoder", part, 0).fit(X)
     seconds = [h["seconds"] for h in encoder.history()[1:]]  # the first epoch warms up
     rows = len(X) * (1 - encoder.val_fraction)
