@@ -110,6 +110,9 @@ def log_torch(module: Any, name: str = "encoder") -> str:
     import mlflow.pytorch
     import torch
 
+    logger = logging.getLogger("mlflow.pytorch")  # its pickle caution: the format is chosen
+    level = logger.level
+    logger.setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as tmp, _quiet_mlflow():
         info = mlflow.pytorch.log_model(
             module,
@@ -120,6 +123,7 @@ def log_torch(module: Any, name: str = "encoder") -> str:
             ),
             pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
         )
+    logger.setLevel(level)
     return info.model_uri
 
 
