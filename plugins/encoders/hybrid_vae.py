@@ -16,13 +16,20 @@ sample (beta means what it says) and uses the whole clip as 3 s windows.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from plugins.encoders.conv_vae import CHANNELS
-from plugins.encoders.neural import VariationalEncoder, matrix_input, parse_widths
-from toolkit import Choice, EncoderInput, Float, Int, Str, hookimpl
+from plugins.encoders.neural import (
+    NeuralEncoder,
+    VariationalEncoder,
+    matrix_input,
+    parse_widths,
+    vector_mask,
+)
+from toolkit import Choice, EncoderInput, Float, Str, hookimpl
 
 #: What ``preset=published`` implies, as ``--set`` keys (given settings win).
 PUBLISHED = {
@@ -54,16 +61,7 @@ class HybridVAE(VariationalEncoder):
     accepts = frozenset({"matrix", "vector"})
     default_features = ("stack39", "tfidf")
     params = (
-        Int(
-            "latent_dim",
-            32,
-            low=1,
-            high=1024,
-            searchable=True,
-            space=(4, 64),
-            log=True,
-            help="latent dimensions",
-        ),
+        replace(NeuralEncoder.declared_params()["latent_dim"], default=32),
         Choice(
             "preset",
             "default",
@@ -122,15 +120,8 @@ class HybridVAE(VariationalEncoder):
                 )
             )
             inputs["lyrics"] = X.vectors
-            mask = np.ones_like(X.vectors, dtype=np.float32)
-            column = 0
-            for name, block in X.blocks.items():
-                if block.ndim != 2:
-                    continue
-                if name in X.masks:
-                    mask[~X.masks[name], column : column + block.shape[1]] = 0.0
-                column += block.shape[1]
-            if not mask.all():
+            mask = vector_mask(X, [n for n, b in X.blocks.items() if b.ndim == 2])
+            if mask is not None:
                 masks["lyrics"] = mask
         return specs, inputs, masks
 

@@ -369,16 +369,22 @@ def vector_input(X: EncoderInput) -> tuple[np.ndarray, np.ndarray | None]:
     """The flat input (vectors and flattened 2-D blocks) and its element mask (None when no
     row misses a block): missing blocks (lyrics) do not count in the reconstruction."""
     flat = X.flat()
-    mask = np.ones_like(flat, dtype=np.float32)
-    column = 0
     vector_blocks = [n for n, b in X.blocks.items() if b.ndim == 2]
-    for name in [*vector_blocks, *X.matrices()]:
-        width = int(np.prod(X.blocks[name].shape[1:]))
+    return flat, vector_mask(X, [*vector_blocks, *X.matrices()])
+
+
+def vector_mask(X: EncoderInput, names: list[str]) -> np.ndarray | None:
+    """Element mask of the named blocks laid side by side (flattened): 0 where a row misses
+    the block. None when nothing is missing."""
+    widths = [int(np.prod(X.blocks[name].shape[1:])) for name in names]
+    mask = np.ones((len(X), sum(widths)), dtype=np.float32)
+    column = 0
+    for name, width in zip(names, widths):
         present = X.masks.get(name)
         if present is not None:
             mask[~present, column : column + width] = 0.0
         column += width
-    return flat, (None if mask.all() else mask)
+    return None if mask.all() else mask
 
 
 def matrix_input(X: EncoderInput, name: str) -> np.ndarray:
