@@ -35,28 +35,16 @@ ENCODERS = {
 
 
 def encoder_input(data: str, encoder: str, sets: tuple[str, ...]) -> tuple:
-    from toolkit.audio import AudioSettings
-    from toolkit.cache import FeatureCache
-    from toolkit.chain import Chain
-    from toolkit.extraction import extract
-    from toolkit.registry import get_registry
-    from toolkit.segments import Framing
-    from toolkit.spec import adapt_to_data, build_spec, instantiate
+    """The spec and the fitted fusion's output for the encoder's default features."""
+    from quality import prepare
 
-    registry = get_registry()
-    spec = build_spec(registry, data=data, encoder=encoder, sets=sets)
-    dataset = instantiate(registry, "source", spec.source, 0).load()
-    adapt_to_data(spec, registry, dataset.has_audio, dataset.has_lyrics)
-    features = [instantiate(registry, "feature", p, 0) for p in spec.features]
-    framing = Framing.from_params(spec.segments)
-    extraction = extract(
-        dataset, features, AudioSettings(), framing=framing, cache=FeatureCache(), progress=False
-    )
-    chain = Chain(features, None, None, AudioSettings(), framing)  # type: ignore[arg-type]
-    columns = {"genre": [c.labels.get("genre") for c in extraction.dataset.clips]}
-    blocks = [extraction.blocks[f.name] for f in features]
-    X = chain._input(blocks, len(extraction.dataset.clips), fit=True, columns=columns)
-    return spec, X
+    from toolkit.chain import Chain
+
+    spec, extraction, features, audio, framing = prepare(data, None, encoder, "kmeans", sets)
+    chain = Chain(features, None, None, audio, framing)  # type: ignore[arg-type]
+    clips = extraction.dataset.clips
+    columns = {"genre": [c.labels.get("genre") for c in clips]}
+    return spec, chain.fit_input(extraction.blocks, len(clips), columns)
 
 
 def time_encoder(spec, X, epochs: int, device: str) -> dict:

@@ -53,14 +53,14 @@ PIPELINES: dict[str, tuple[str | None, str, str, tuple[str, ...]]] = {
 }
 
 
-def evaluate(
-    data: str, features: str | None, encoder: str, clusterer: str, sets: tuple[str, ...], seeds
-) -> dict:
-    from sklearn import metrics
+def prepare(
+    data: str, features: str | None, encoder: str, clusterer: str, sets: tuple[str, ...]
+) -> tuple:
+    """Resolve the spec, load the clips and extract (cached) their features, once.
 
+    Returns (spec, extraction, feature components, audio settings, framing)."""
     from toolkit.audio import AudioSettings
     from toolkit.cache import FeatureCache
-    from toolkit.chain import Chain
     from toolkit.extraction import extract
     from toolkit.registry import get_registry
     from toolkit.segments import Framing
@@ -78,6 +78,20 @@ def evaluate(
     extraction = extract(
         dataset, feats, audio, framing=framing, cache=FeatureCache(), progress=False
     )
+    return spec, extraction, feats, audio, framing
+
+
+def evaluate(
+    data: str, features: str | None, encoder: str, clusterer: str, sets: tuple[str, ...], seeds
+) -> dict:
+    from sklearn import metrics
+
+    from toolkit.chain import Chain
+    from toolkit.registry import get_registry
+    from toolkit.spec import instantiate
+
+    registry = get_registry()
+    spec, extraction, feats, audio, framing = prepare(data, features, encoder, clusterer, sets)
     truth = [c.labels["genre"] for c in extraction.dataset.clips]
     rows = []
     for seed in seeds:

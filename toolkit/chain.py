@@ -55,11 +55,20 @@ class Chain:
         """Fit fusion, encoder and clusterer; return (latent per clip, cluster per clip).
 
         ``columns`` are the metadata columns the encoder asked for, one value per clip."""
-        X = self._input([blocks[f.name] for f in self.features], n_clips, fit=True, columns=columns)
+        X = self.fit_input(blocks, n_clips, columns)
         rows = _checked_latent(self.encoder.fit_transform(X), len(X), self.encoder.name)
         if hasattr(self.clusterer, "use_encoder"):  # from_encoder: the encoder's own clusters
             self.clusterer.use_encoder(self.encoder)
         return self._to_clips(rows, X.groups, n_clips, fit=True)
+
+    def fit_input(
+        self,
+        blocks: dict[str, FeatureBlock],
+        n_clips: int,
+        columns: dict[str, list] | None = None,
+    ) -> EncoderInput:
+        """Fit fusion on the extracted blocks and return what the encoder is fitted on."""
+        return self._input([blocks[f.name] for f in self.features], n_clips, True, columns)
 
     def _input(
         self,
@@ -118,8 +127,9 @@ class Chain:
         out = np.full(len(reasons), -1, dtype=int)
         used = [i for i, r in enumerate(reasons) if not r]
         if used:
+            given = columns or {}
             wanted = {
-                c: [(columns or {}).get(c, [None] * len(audio))[i] for i in used]
+                c: [given[c][i] for i in used] if c in given else [None] * len(used)
                 for c in self.encoder.input_columns()
             }
             X = self._input(blocks, len(used), fit=False, columns=wanted)

@@ -110,9 +110,6 @@ def log_torch(module: Any, name: str = "encoder") -> str:
     import mlflow.pytorch
     import torch
 
-    logger = logging.getLogger("mlflow.pytorch")  # its pickle caution: the format is chosen
-    level = logger.level
-    logger.setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as tmp, _quiet_mlflow():
         info = mlflow.pytorch.log_model(
             module,
@@ -123,24 +120,25 @@ def log_torch(module: Any, name: str = "encoder") -> str:
             ),
             pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
         )
-    logger.setLevel(level)
     return info.model_uri
 
 
 @contextmanager
 def _quiet_mlflow() -> Iterator[None]:
     """Silence what MLflow says about choices made here on purpose: no input example (it would
-    hold a local file path), the model object pickled by cloudpickle (its class is importable
-    from the model's code paths)."""
-    logger = logging.getLogger("mlflow.pyfunc")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    hold a local file path), model objects pickled (their classes are importable from the
+    model's code paths; MLflow's caution about the torch pickle format included)."""
+    loggers = [logging.getLogger(n) for n in ("mlflow.pyfunc", "mlflow.pytorch")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*input example.*")
             yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def _components(chain: Chain) -> list[Any]:

@@ -104,8 +104,9 @@ def run(
         columns = _encoder_columns(chain.encoder, extraction.dataset)
         informed = [c for c in columns if c in extraction.dataset.label_columns]
         if informed:
-            tags.update(_label_informed(chain.encoder.name, informed, notes))
-            tracking.set_tags(tags)
+            informed_tags = _label_informed(chain.encoder.name, informed, notes)
+            tags.update(informed_tags)
+            tracking.set_tags(informed_tags)
 
         # 3-5. fusion -> encoder -> clusterer
         started = time.perf_counter()

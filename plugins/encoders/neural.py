@@ -195,7 +195,7 @@ class NeuralEncoder(Encoder):
         """A stage before the main training (VaDE's autoencoder pretraining); none here."""
 
     def _summarise(self, data: Any, example_rows: np.ndarray) -> None:
-        mu, logvar = self._posterior(data)
+        mu, logvar = posterior(self.module_, data)
         if logvar is not None:
             kl = 0.5 * (mu**2 + np.exp(logvar) - 1.0 - logvar)
             self.kl_per_dim_ = kl.mean(axis=0)
@@ -228,28 +228,13 @@ class NeuralEncoder(Encoder):
         return notes
 
     # -- using it --------------------------------------------------------------------------
-    def _posterior(self, data: Any) -> tuple[np.ndarray, np.ndarray | None]:
-        import torch
-
-        mus, logvars = [], []
-        n = len(data)
-        with torch.no_grad():
-            for first in range(0, n, 1024):
-                batch = data.take(torch.arange(first, min(n, first + 1024)))
-                mu, logvar = self.module_.encode(batch.inputs, batch.cond)
-                mus.append(mu.numpy())
-                if logvar is not None:
-                    logvars.append(logvar.numpy())
-        mu_all = np.concatenate(mus).astype(np.float64)
-        return mu_all, (np.concatenate(logvars).astype(np.float64) if logvars else None)
-
     def transform(self, X: EncoderInput) -> np.ndarray:
         """The posterior mean of every row."""
         from plugins.encoders.nn.train import Batch
 
         _, inputs, masks = self.branches(X)
         data = _batch(Batch, self._scaled(inputs), masks, self.condition_matrix(X, fit=False))
-        return self._posterior(data)[0]
+        return posterior(self.module_, data)[0]
 
     def history(self) -> list[dict[str, float]]:
         """One dict of metrics per epoch (logged to MLflow with the epoch as step)."""
@@ -325,6 +310,25 @@ class VariationalEncoder(NeuralEncoder):
 
     def free_bits_value(self) -> float:
         return self.free_bits
+
+
+def posterior(model: Any, data: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """Posterior means (and log-variances, None for an autoencoder) of every row of ``data``,
+    in batches on the model's device, returned on the CPU."""
+    import torch
+
+    device = next(model.parameters()).device
+    mus, logvars = [], []
+    with torch.no_grad():
+        model.eval()
+        for first in range(0, len(data), 1024):
+            batch = data.take(torch.arange(first, min(len(data), first + 1024))).to(device)
+            mu, logvar = model.encode(batch.inputs, batch.cond)
+            mus.append(mu.cpu().numpy())
+            if logvar is not None:
+                logvars.append(logvar.cpu().numpy())
+    mu_all = np.concatenate(mus).astype(np.float64)
+    return mu_all, (np.concatenate(logvars).astype(np.float64) if logvars else None)
 
 
 def _batch(

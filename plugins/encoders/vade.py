@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from plugins.clusterers.selection import check_range, choose_k, k_params
 from plugins.encoders.ae import MLP_HIDDEN, MLPBranch
-from plugins.encoders.neural import VariationalEncoder
-from toolkit import Int, SpecError, hookimpl
+from plugins.encoders.neural import VariationalEncoder, posterior
+from toolkit import Int, hookimpl
 
 
 class VaDE(MLPBranch, VariationalEncoder):
@@ -26,25 +27,16 @@ class VaDE(MLPBranch, VariationalEncoder):
     default_features = ("audio_stats",)
     params = (
         MLP_HIDDEN,
-        Int(
-            "n_clusters",
-            "auto",
-            low=1,
-            high=1000,
-            also=("auto",),
-            searchable=True,
-            space=(2, 20),
-            help="mixture components, or 'auto' (BIC on the pretrained codes; never labels)",
-        ),
-        Int("k_min", 2, low=1, high=1000, help="smallest K tried by 'auto'"),
-        Int("k_max", 12, low=1, high=1000, help="largest K tried by 'auto'"),
+        *k_params(("bic",), "bic")[:3],  # n_clusters (or auto), k_min, k_max
         Int("pretrain_epochs", 100, low=0, high=100_000, help="autoencoder pretraining epochs"),
     )
 
+    #: How ``n_clusters=auto`` scores each K (on the pretrained codes; never labels).
+    criterion = "bic"
+
     def check(self) -> None:
         super().check()
-        if self.k_min > self.k_max:
-            raise SpecError(f"vade.k_min={self.k_min} is above vade.k_max={self.k_max}")
+        check_range(self)
 
     def build(self, specs: list[Any], cond_dim: int) -> Any:
         model = super().build(specs, cond_dim)
@@ -75,9 +67,7 @@ class VaDE(MLPBranch, VariationalEncoder):
                 cfg, epochs=self.pretrain_epochs, schedule="constant", patience=10**9
             )
             self.pretrain_history_ = train(model, data, ae_loss, stage, groups=groups).history
-        with torch.no_grad():
-            model.eval()
-            codes = model.encode(data.inputs, data.cond)[0].cpu().numpy().astype(np.float64)
+        codes = posterior(model, data)[0]  # on the model's device (CUDA after training there)
         mixture = self._initial_mixture(codes)
         prior = MixturePrior(mixture.n_components, codes.shape[1])
         with torch.no_grad():
@@ -90,27 +80,14 @@ class VaDE(MLPBranch, VariationalEncoder):
     def _initial_mixture(self, codes: np.ndarray) -> Any:
         from sklearn.mixture import GaussianMixture
 
-        def fit(k: int) -> GaussianMixture:
-            return GaussianMixture(
+        def fit(k: int) -> tuple[np.ndarray, GaussianMixture]:
+            model = GaussianMixture(
                 k, covariance_type="diag", n_init=3, reg_covar=1e-4, random_state=self.random_state
             ).fit(codes)
+            return model.predict(codes), model
 
-        n = len(codes)
-        if self.n_clusters != "auto":
-            if self.n_clusters > n:
-                raise SpecError(f"vade.n_clusters={self.n_clusters}, but there are {n} rows")
-            return fit(self.n_clusters)
-        ks = range(self.k_min, max(self.k_min, min(self.k_max, n - 1)) + 1)
-        fits = [fit(k) for k in ks]
-        bics = [m.bic(codes) for m in fits]
-        self.selection_ = {
-            "criterion": "bic (pretrained codes)",
-            "x": list(ks),
-            "y": [-b for b in bics],
-            "chosen": fits[int(np.argmin(bics))].n_components,
-            "xlabel": "K",
-        }
-        return fits[int(np.argmin(bics))]
+        _, mixture = choose_k(self, codes, fit, lambda _, model: -float(model.bic(codes)))
+        return mixture
 
     def loss_fn(self, specs: list[Any]) -> Any:
         from plugins.encoders.nn.losses import kl_per_dim, mixture_kl, reconstruction

@@ -40,7 +40,7 @@ class TrainingCurves(Report):
         panels = [
             ("loss", [k for k in ("train.loss", "val.loss") if k in keys]),
             ("reconstruction", [k for k in keys if ".recon." in k]),
-            ("KL (nats per clip)", [k for k in ("train.kl", "val.kl") if k in keys]),
+            ("KL (nats per clip)", [k for k in ("kl", "val.kl") if k in keys]),
             ("beta", ["beta"] if "beta" in keys else []),
         ]
         panels = [p for p in panels if p[1]]

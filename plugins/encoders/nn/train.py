@@ -69,9 +69,12 @@ def beta_at(epoch: int, cfg: TrainConfig) -> float:
         return cfg.beta
     if cfg.schedule == "linear":
         return cfg.beta * min(1.0, (epoch + 1) / max(1, cfg.warmup_epochs))
-    length = max(1, math.ceil(cfg.epochs / max(1, cfg.cycles)))
-    position = epoch % length
-    return cfg.beta * min(1.0, (position + 1) / max(1.0, length / 2))
+    length = _cycle_length(cfg)
+    return cfg.beta * min(1.0, (epoch % length + 1) / max(1.0, length / 2))
+
+
+def _cycle_length(cfg: TrainConfig) -> int:
+    return max(1, math.ceil(cfg.epochs / max(1, cfg.cycles)))
 
 
 def first_full_beta(cfg: TrainConfig) -> int:
@@ -80,8 +83,7 @@ def first_full_beta(cfg: TrainConfig) -> int:
         return 0
     if cfg.schedule == "linear":
         return max(0, cfg.warmup_epochs - 1)
-    length = max(1, math.ceil(cfg.epochs / max(1, cfg.cycles)))
-    return max(0, math.ceil(length / 2) - 1)
+    return max(0, math.ceil(_cycle_length(cfg) / 2) - 1)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -238,8 +240,8 @@ def _train_epoch(
         if kl is not None:
             kl_sum = kl.detach() * size if kl_sum is None else kl_sum + kl.detach() * size
     out = {f"train.{k}": v / max(seen, 1) for k, v in sums.items()}
-    if "train.kl" in out:
-        out["kl"] = out["train.kl"]
+    if "train.kl" in out:  # the contract's per-epoch key
+        out["kl"] = out.pop("train.kl")
     if kl_sum is not None:
         out["train.active_units"] = float(((kl_sum / max(seen, 1)) > 0.01).sum())
     return out
