@@ -7,6 +7,8 @@ back to the clip (``back``: mean latent, mean features, or a vote over window cl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from toolkit.audio import AudioSettings
@@ -104,16 +106,30 @@ class Chain:
             X.columns[name] = array if groups is None else array[groups]
         return X
 
-    def _to_clips(
-        self, rows: np.ndarray, groups: np.ndarray | None, n: int, fit: bool
+    def row_groups(self, blocks: dict[str, FeatureBlock]) -> np.ndarray | None:
+        """The clip of each encoder row (None: one row per clip), as :meth:`fit_input` has it."""
+        if self.back == "features":
+            return None
+        return next(
+            (b.groups for f in self.features if (b := blocks[f.name]).groups is not None), None
+        )
+
+    def clip_clusters(
+        self, rows: np.ndarray, groups: np.ndarray | None, n: int, assign: Callable
     ) -> tuple[np.ndarray, np.ndarray]:
-        assign = self.clusterer.fit_predict if fit else self.clusterer.predict
+        """(latent per clip, cluster per clip) from row latents, clustered by ``assign``."""
         if groups is None:
             return rows, np.asarray(assign(rows))
         latent = mean_by_group(rows, groups, n)
         if self.back == "vote":
             return latent, vote(np.asarray(assign(rows)), groups, n)
         return latent, np.asarray(assign(latent))
+
+    def _to_clips(
+        self, rows: np.ndarray, groups: np.ndarray | None, n: int, fit: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        assign = self.clusterer.fit_predict if fit else self.clusterer.predict
+        return self.clip_clusters(rows, groups, n, assign)
 
     # -- prediction ------------------------------------------------------------------------
     def predict(

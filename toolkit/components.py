@@ -242,7 +242,14 @@ class EncoderInput:
 
 
 class Encoder(Component):
-    """Maps features to a latent space (N x k)."""
+    """Maps features to a latent space (N x k).
+
+    A trained encoder may report progress: when the caller (a search, for pruning) sets
+    ``encoder.epoch_callback``, :meth:`fit` calls it after each epoch as
+    ``epoch_callback(epoch, metrics, encode)``, where ``encode()`` returns the current latent
+    of every training row (in the order of ``X``). The callback may raise to stop training
+    (Optuna's ``TrialPruned``). Encoders without epochs never call it.
+    """
 
     family = "encoder"
     #: Kinds of input the encoder uses: ``vector``, ``matrix``.

@@ -3,7 +3,8 @@
     data source -> feature extractors -> fusion -> encoder -> clusterer -> metrics -> reports
 
 all of it logged to one MLflow run, and the fitted chain logged as one pyfunc model.
-The search (later) calls :func:`run` once per trial inside a nested MLflow run.
+The search calls :func:`run` once per trial, as a child run of the study's run, with
+:class:`RunHooks` that score the trial and report its progress to the pruner.
 """
 
 from __future__ import annotations
@@ -51,6 +52,33 @@ class RunResult:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+class RunHooks:
+    """How a caller (the search) takes part in a run; the defaults do nothing."""
+
+    #: The run becomes a child of this run (the study's), in its experiment.
+    parent_run_id: str | None = None
+    #: Exceptions that end the run KILLED rather than FAILED (a pruned trial).
+    stops: tuple[type[BaseException], ...] = ()
+    #: Notes and collapse verdicts go to the run only, not to the terminal (many trials).
+    quiet: bool = False
+
+    def tags(self) -> dict[str, str]:
+        return {}
+
+    def run_name(self, name: str) -> str:
+        return name
+
+    def started(self, run_id: str) -> None:
+        """The run exists (before any work)."""
+
+    def before_fit(self, chain: Chain, extraction: Any, reference: np.ndarray | None) -> None:
+        """The chain is built and the features extracted; nothing is fitted yet."""
+
+    def score(self, ev: Evaluation, metrics: dict[str, float]) -> dict[str, float]:
+        """Extra metrics from the finished evaluation (the search's objective)."""
+        return {}
+
+
 def run(
     spec: Spec,
     registry: Registry | None = None,
@@ -58,9 +86,11 @@ def run(
     experiment: str | None = None,
     log_model: bool = True,
     progress: bool = True,
+    hooks: RunHooks | None = None,
 ) -> RunResult:
     """Run the spec end to end and track it in MLflow."""
     registry = registry or get_registry()
+    hooks = hooks or RunHooks()
 
     def make(family: str, part: Any) -> Any:
         return instantiate(registry, family, part, spec.seed)
@@ -68,8 +98,9 @@ def run(
     # 1. data: list the clips (cheap; decodes nothing)
     source = make("source", spec.source)
     dataset = source.load()
+    say = log.info if hooks.quiet else log.warning
     for note in spec.notes:  # decisions with consequences (2-D features cropping clips)
-        log.warning(note)
+        say(note)
     notes = [*spec.notes, *dataset.notes]
     notes += adapt_to_data(spec, registry, dataset.has_audio, dataset.has_lyrics)
     experiment = experiment or source.experiment_name()
@@ -83,8 +114,11 @@ def run(
         Framing.from_params(spec.segments),
         spec.segments["back"],
     )
-    tags = _tags(spec, registry, dataset.name)
-    with tracking.tracked_run(experiment, _run_name(spec), tags) as active:
+    tags = {**_tags(spec, registry, dataset.name), **hooks.tags()}
+    with tracking.tracked_run(
+        experiment, hooks.run_name(_run_name(spec)), tags, hooks.parent_run_id, hooks.stops
+    ) as active:
+        hooks.started(active.run_id)
         tracking.log_params(spec.flat_params())
         tracking.log_dataset(*artifacts.manifest(dataset))
 
@@ -108,6 +142,13 @@ def run(
             tags.update(informed_tags)
             tracking.set_tags(informed_tags)
 
+        reference_values = (
+            None
+            if extraction.reference is None
+            else standardise(extraction.reference.values, extraction.reference.mask)
+        )
+        hooks.before_fit(chain, extraction, reference_values)
+
         # 3-5. fusion -> encoder -> clusterer
         started = time.perf_counter()
         latent, clusters = chain.fit_predict(extraction.blocks, len(clips), columns)
@@ -125,9 +166,7 @@ def run(
                 col: np.array([c.labels.get(col) for c in clips], dtype=object)
                 for col in extraction.dataset.label_columns
             },
-            reference=None
-            if extraction.reference is None
-            else standardise(extraction.reference.values, extraction.reference.mask),
+            reference=reference_values,
             reference_name=None if extraction.reference is None else extraction.reference.name,
             encoder=chain.encoder,
             clusterer=chain.clusterer,
@@ -147,7 +186,8 @@ def run(
                 "fit_seconds": fit_seconds,
             }
         )
-        verdict = _verdict_tags(metrics, notes)
+        metrics.update(hooks.score(ev, metrics))
+        verdict = _verdict_tags(metrics, notes, say)
         tags.update(verdict)
 
         # 7. reports, tables and the model, all into the run
@@ -253,7 +293,9 @@ def _tags(spec: Spec, registry: Registry, data_name: str) -> dict[str, str]:
     return tags
 
 
-def _verdict_tags(metrics: dict[str, float], notes: list[str]) -> dict[str, str]:
+def _verdict_tags(
+    metrics: dict[str, float], notes: list[str], say: Any = log.warning
+) -> dict[str, str]:
     """``collapsed=true`` when the latent or the clustering degenerated (and say so loudly)."""
     reasons = []
     if metrics.get("active_units", np.inf) < 2:
@@ -262,6 +304,6 @@ def _verdict_tags(metrics: dict[str, float], notes: list[str]) -> dict[str, str]
         reasons.append(f"the largest cluster holds {metrics['largest_cluster_share']:.0%} of clips")
     for reason in reasons:
         message = f"collapsed: {reason}"
-        log.warning(message)
+        say(message)
         notes.append(message)
     return {"collapsed": "true" if reasons else "false"}

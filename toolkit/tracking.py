@@ -37,16 +37,41 @@ class ActiveRun:
     experiment: str
 
 
-@contextmanager
-def tracked_run(experiment: str, run_name: str, tags: dict[str, str]) -> Iterator[ActiveRun]:
-    """Start (or, under ``mlflow run``, join) a run; end it FINISHED, FAILED or KILLED."""
+def use_store() -> None:
+    """Point MLflow at :func:`tracking_uri` (once per process)."""
     import mlflow
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     if not mlflow.is_tracking_uri_set():
         mlflow.set_tracking_uri(tracking_uri())
+
+
+@contextmanager
+def tracked_run(
+    experiment: str,
+    run_name: str,
+    tags: dict[str, str],
+    parent_run_id: str | None = None,
+    stops: tuple[type[BaseException], ...] = (),
+) -> Iterator[ActiveRun]:
+    """Start (or, under ``mlflow run``, join) a run; end it FINISHED, FAILED or KILLED.
+
+    With ``parent_run_id`` the run is a child of that run, in its experiment (a search trial).
+    An exception in ``stops`` (a pruned trial) ends the run KILLED without an error record."""
+    import mlflow
+
+    use_store()
     given = os.environ.get("MLFLOW_RUN_ID")
-    if given:
+    if parent_run_id:
+        os.environ.pop("MLFLOW_RUN_ID", None)  # the parent's, under `mlflow run`
+        parent = mlflow.MlflowClient().get_run(parent_run_id)
+        active = mlflow.start_run(
+            experiment_id=parent.info.experiment_id,
+            run_name=run_name,
+            parent_run_id=parent_run_id,
+            nested=True,
+        )
+    elif given:
         active = mlflow.start_run(run_id=given)
     else:
         mlflow.set_experiment(experiment)
@@ -55,6 +80,9 @@ def tracked_run(experiment: str, run_name: str, tags: dict[str, str]) -> Iterato
     try:
         mlflow.set_tags(tags)
         yield ActiveRun(run_id, mlflow.get_experiment(active.info.experiment_id).name)
+    except stops:
+        mlflow.end_run("KILLED")
+        raise
     except KeyboardInterrupt:
         _record_error("interrupted by the user")
         mlflow.end_run("KILLED")

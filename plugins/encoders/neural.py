@@ -168,13 +168,18 @@ class NeuralEncoder(Encoder):
         )
         self.pretrain(model, data, cfg, X)
         groups = np.arange(len(X)) if X.groups is None else X.groups
+        callback = getattr(self, "epoch_callback", None)
+
+        def on_epoch(epoch: int, row: dict[str, float]) -> None:
+            callback(epoch, row, lambda: posterior(model, data)[0])
+
         result = train(
             model,
             data,
             self.loss_fn(specs),
             cfg,
             groups=groups,
-            on_epoch=getattr(self, "epoch_callback", None),
+            on_epoch=None if callback is None else on_epoch,
         )
         self.device_ = str(next(model.parameters()).device)
         self.module_ = model.cpu().eval()
