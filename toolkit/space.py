@@ -1,0 +1,310 @@
+"""The search space: which plugins a trial may combine, and each one's declared parameters.
+
+A trial first picks its encoder, then its features (when ``--features`` lists several: any
+combination of one to three of them that the encoder accepts and the data can feed; without
+``--features`` the encoder's own defaults), then its clusterer, then the parameters of exactly
+the plugins it picked, each under ``<plugin>.<param>`` from the plugin's declaration (its
+``space`` or bounds, its log scale). Parameters given with ``--set`` are fixed, not searched.
+
+A categorical whose choices depend on an earlier pick is named after that pick
+(``ae.features``, ``vade.clusterer``) so each name always has one fixed set of choices, which
+Optuna requires of a stored study. The space hash keys the study name, so allowing another
+plugin starts a new study instead of failing on a changed categorical.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from toolkit.cache import digest
+from toolkit.errors import SpecError, did_you_mean
+from toolkit.params import Param
+from toolkit.registry import Registry
+from toolkit.spec import SETTINGS, build_spec
+
+MAX_FEATURES = 3
+
+
+@dataclass
+class Choice:
+    """What one trial runs: plugin names and ``plugin.param=value`` assignments."""
+
+    encoder: str
+    clusterer: str
+    features: list[str] | None  # None: the encoder's default features
+    sets: list[str] = field(default_factory=list)
+
+    def label(self) -> str:
+        feats = ",".join(self.features) if self.features else "default features"
+        return f"{self.encoder}+{self.clusterer} [{feats}]"
+
+
+@dataclass
+class SearchSpace:
+    encoders: list[str]
+    clusterers: dict[str, list[str]]  # encoder -> clusterers it can feed
+    features: dict[str, list[str]] | None  # encoder -> feature combinations ("a,b")
+    fixed: list[str]  # the user's --set items
+    declarations: dict[str, tuple[Param, ...]]  # plugin -> searchable, not fixed params
+    defaults: dict[str, list[str]]  # encoder -> its default features
+    searched: set[str]  # every plugin a trial may pick
+    notes: list[str] = field(default_factory=list)
+    #: Upper limits from the data (K below the number of clips), by parameter name.
+    caps: dict[str, int] = field(default_factory=dict)
+
+    # -- building ---------------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        registry: Registry,
+        base: dict[str, Any],
+        encoders: list[str] | None,
+        clusterers: list[str] | None,
+        features: list[str] | None,
+        sets: list[str],
+        modalities: set[str],
+        n_items: int | None = None,
+    ) -> SearchSpace:
+        """Check the allowed plugins against each other and the data; raise SpecError."""
+        notes: list[str] = []
+        explicit = encoders is not None
+        encoders = encoders or [i.name for i in registry.infos("encoder")]
+        clusterer_names = clusterers or [i.name for i in registry.infos("clusterer")]
+        for family, names in (("encoder", encoders), ("clusterer", clusterer_names)):
+            for name in names:
+                registry.get(family, name)  # unknown names: one line with the known ones
+        for name in features or []:
+            registry.get("feature", name)
+        fixed_keys = {item.partition("=")[0] for item in _items(sets)}
+        searched = {*encoders, *clusterer_names, *(features or [])}
+        for encoder in encoders:
+            searched |= set(_defaults(registry, encoder))
+
+        usable: list[str] = []
+        by_encoder: dict[str, list[str]] = {}
+        feature_sets: dict[str, list[str]] | None = {} if features else None
+        for encoder in encoders:
+            combos = _combinations(registry, encoder, features, modalities) if features else [None]
+            valid, problem = [], None
+            for combo in combos:
+                chosen = {encoder, clusterer_names[0], *(combo or _defaults(registry, encoder))}
+                try:
+                    _probe(
+                        registry,
+                        base,
+                        encoder,
+                        clusterer_names[0],
+                        combo,
+                        applying(sets, chosen, searched),
+                    )
+                    valid.append(combo)
+                except SpecError as exc:
+                    problem = problem or str(exc)
+            if not valid:
+                reason = problem or "no allowed feature combination suits it"
+                if explicit:
+                    raise SpecError(f"encoder '{encoder}' cannot be searched: {reason}")
+                notes.append(f"encoder '{encoder}' left out of the search: {reason}")
+                continue
+            fitting = [c for c in clusterer_names if _feeds(registry, encoder, c)]
+            if not fitting:
+                notes.append(f"encoder '{encoder}' left out: none of the clusterers suits it")
+                continue
+            usable.append(encoder)
+            by_encoder[encoder] = fitting
+            if feature_sets is not None:
+                feature_sets[encoder] = [",".join(c) for c in valid if c is not None]
+        if not usable:
+            raise SpecError("nothing to search: no allowed encoder can run", "; ".join(notes))
+        if clusterers:
+            unused = set(clusterers) - {c for cs in by_encoder.values() for c in cs}
+            if unused:
+                raise SpecError(
+                    f"clusterer(s) {', '.join(sorted(unused))} suit none of the encoders "
+                    f"{', '.join(usable)}"
+                )
+
+        plugins = set(usable) | {c for cs in by_encoder.values() for c in cs}
+        plugins |= set(features or [])
+        defaults = {e: _defaults(registry, e) for e in usable}
+        if feature_sets is None:  # the encoders' default features
+            for encoder in usable:
+                plugins |= set(defaults[encoder])
+        declarations = {}
+        for name in sorted(plugins):
+            info = registry.find(name)
+            if info is None:
+                continue
+            params = tuple(
+                p
+                for p in info.cls.declared_params().values()
+                if p.searchable and f"{name}.{p.name}" not in fixed_keys
+            )
+            if params:
+                declarations[name] = params
+        others = {i.name for f in ("source", "metric", "report") for i in registry.infos(f)}
+        _check_fixed(sets, searched | others)
+        caps = {} if n_items is None else {"n_clusters": max(2, n_items - 1)}
+        return cls(
+            usable,
+            by_encoder,
+            feature_sets,
+            _items(sets),
+            declarations,
+            defaults,
+            searched,
+            notes,
+            caps,
+        )
+
+    # -- using it ---------------------------------------------------------------------------
+    def hash(self) -> str:
+        """Changes whenever the set of choices or of searched parameters changes."""
+        return digest(
+            {
+                "encoders": self.encoders,
+                "clusterers": self.clusterers,
+                "features": self.features,
+                "fixed": sorted(self.fixed),
+                "caps": self.caps,
+                "params": {k: [p.to_dict() for p in v] for k, v in self.declarations.items()},
+            }
+        )[:8]
+
+    def suggest(self, trial: Any) -> Choice:
+        """Pick a combination and its parameters with an Optuna trial."""
+        encoder = trial.suggest_categorical("encoder", self.encoders)
+        features = None
+        if self.features is not None:
+            features = trial.suggest_categorical(f"{encoder}.features", self.features[encoder])
+            features = features.split(",")
+        options = self.clusterers[encoder]
+        full = sorted({c for cs in self.clusterers.values() for c in cs})
+        key = "clusterer" if sorted(options) == full else f"{encoder}.clusterer"
+        clusterer = trial.suggest_categorical(key, options)
+        chosen = [encoder, clusterer, *(features or self.defaults[encoder])]
+        sets = applying(self.fixed, set(chosen), self.searched)
+        for plugin in chosen:
+            for param in self.declarations.get(plugin, ()):
+                value = suggest_param(trial, f"{plugin}.{param.name}", param, self.caps)
+                sets.append(f"{plugin}.{param.name}={'none' if value is None else value}")
+        return Choice(encoder, clusterer, features, sets)
+
+    def describe(self) -> list[str]:
+        lines = [f"encoders: {', '.join(self.encoders)}"]
+        for encoder in self.encoders:
+            feats = (
+                "its default features"
+                if self.features is None
+                else " | ".join(self.features[encoder])
+            )
+            lines.append(
+                f"  {encoder}: clusterers {', '.join(self.clusterers[encoder])}; features {feats}"
+            )
+        for plugin, params in self.declarations.items():
+            lines.append(f"  {plugin}: " + ", ".join(_domain(p) for p in params))
+        return lines
+
+
+def suggest_param(trial: Any, name: str, param: Param, caps: dict[str, int] | None = None) -> Any:
+    """One declared parameter through ``trial.suggest_*`` (its ``space``, else its bounds)."""
+    if param.type == "bool":
+        return trial.suggest_categorical(name, [False, True])
+    if param.type == "choice":
+        return trial.suggest_categorical(name, list(param.space or param.choices))
+    low, high = _bounds(param)
+    cap = (caps or {}).get(param.name)
+    if cap is not None:
+        high = min(high, cap)
+        low = min(low, high)
+    if param.type == "int":
+        return trial.suggest_int(name, int(low), int(high), log=param.log)
+    return trial.suggest_float(name, float(low), float(high), log=param.log)
+
+
+def _bounds(param: Param) -> tuple[float, float]:
+    if param.space is not None:
+        return param.space[0], param.space[1]
+    assert param.low is not None and param.high is not None  # checked at registration
+    return param.low, param.high
+
+
+def _domain(param: Param) -> str:
+    if param.type == "bool":
+        return f"{param.name} in {{false, true}}"
+    if param.type == "choice":
+        return f"{param.name} in {{{', '.join(map(str, param.space or param.choices))}}}"
+    low, high = _bounds(param)
+    return f"{param.name} in [{low}, {high}]{' log' if param.log else ''}"
+
+
+def _combinations(
+    registry: Registry, encoder: str, features: list[str], modalities: set[str]
+) -> list[tuple[str, ...]]:
+    accepts = registry.get("encoder", encoder).cls.accepts
+    usable = [
+        f
+        for f in features
+        if registry.get("feature", f).cls.output in accepts
+        and registry.get("feature", f).cls.modality in modalities
+    ]
+    return [
+        combo
+        for size in range(1, min(MAX_FEATURES, len(usable)) + 1)
+        for combo in itertools.combinations(usable, size)
+    ]
+
+
+def _probe(
+    registry: Registry,
+    base: dict[str, Any],
+    encoder: str,
+    clusterer: str,
+    features: tuple[str, ...] | None,
+    sets: list[str],
+) -> None:
+    """Resolve one spec of this combination with the --set items that apply to it."""
+    spec_kw = {**base, "encoder": encoder, "clusterer": clusterer, "sets": sets}
+    if features is not None:
+        spec_kw["features"] = list(features)
+    build_spec(registry, **spec_kw)
+
+
+def shared_sets(registry: Registry, sets: list[str]) -> list[str]:
+    """The --set items that are not about a searched family (the source, settings, metrics)."""
+    searched = {i.name for f in ("feature", "encoder", "clusterer") for i in registry.infos(f)}
+    return [i for i in _items(sets) if i.partition(".")[0] not in searched]
+
+
+def _items(sets: list[str]) -> list[str]:
+    return [item for s in sets for item in s.split()]
+
+
+def applying(sets: list[str], chosen: set[str], searched: set[str]) -> list[str]:
+    """The --set items for this trial: all but those of searched plugins it did not pick."""
+    return [i for i in _items(sets) if i.partition(".")[0] not in searched - chosen]
+
+
+def _defaults(registry: Registry, encoder: str) -> list[str]:
+    return list(registry.get("encoder", encoder).cls.default_features)
+
+
+def _feeds(registry: Registry, encoder: str, clusterer: str) -> bool:
+    needs = getattr(registry.get("clusterer", clusterer).cls, "needs_encoder_method", None)
+    return not needs or hasattr(registry.get("encoder", encoder).cls, needs)
+
+
+def _check_fixed(sets: list[str], plugins: set[str]) -> None:
+    for item in _items(sets):
+        key, sep, _ = item.partition("=")
+        target, dot, _param = key.partition(".")
+        if not sep or not dot:
+            raise SpecError(f"--set {item}: expected plugin.param=value (as kmeans.n_clusters=10)")
+        if target not in plugins and target not in SETTINGS:
+            raise SpecError(
+                f"--set {item}: '{target}' is not part of this search "
+                f"(plugins in it: {', '.join(sorted(plugins))})",
+                did_you_mean(target, sorted(plugins)),
+            )
