@@ -96,3 +96,44 @@ def test_mlflow_run_virtualenv_builds_everything_from_conda_yaml(tmp_path, monke
         pytest.skip("MUSICLUST_SKIP_VIRTUALENV is set")
     monkeypatch.setenv("MLFLOW_ENV_ROOT", str(tmp_path / "envs"))
     mlflow_run("virtualenv", tmp_path)
+
+
+@pytest.mark.slow
+def test_mlflow_run_search_entry_nests_trials_under_mlflow_runs_own_run(tmp_path):
+    out = subprocess.run(
+        [
+            *MLFLOW,
+            "run",
+            str(ROOT),
+            "-e",
+            "search",
+            "--env-manager",
+            "local",
+            "--experiment-name",
+            "proj",
+            "-P",
+            "set=demo.n_per_style=4 demo.duration=2",
+            "-P",
+            "encoders=pca",
+            "-P",
+            "clusterers=kmeans",
+            "-P",
+            "trials=3",
+            "-P",
+            f"storage=sqlite:///{tmp_path / 'optuna.db'}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    client = MlflowClient()
+    runs = client.search_runs([client.get_experiment_by_name("proj").experiment_id])
+    [parent] = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["musiclust.kind"] == "search"
+    assert parent.data.params["trials"] == "3"  # MLflow's own record of the entry point
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len([r for r in children if r.data.tags.get("musiclust.kind") == "trial"]) >= 1
+    assert "best.objective" in parent.data.metrics
+    assert (tmp_path / "optuna.db").exists()

@@ -9,6 +9,7 @@ import yaml
 from packaging.requirements import Requirement
 
 from toolkit.cli import run as run_command
+from toolkit.cli import search as search_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,6 +43,14 @@ def test_mlproject_parameters_are_run_options():
         assert f"--{name}" in options
         assert f"--{name} {{{name}}}" in main["command"]
     assert mlproject["conda_env"] == "conda.yaml"
+
+
+def test_mlproject_search_parameters_are_search_options():
+    entry = yaml.safe_load((ROOT / "MLproject").read_text())["entry_points"]["search"]
+    options = {opt for p in search_command.params for opt in p.opts}
+    for name in entry["parameters"]:
+        assert f"--{name}" in options
+        assert f"--{name} {{{name}}}" in entry["command"]
 
 
 def test_every_plugin_module_is_an_entry_point():

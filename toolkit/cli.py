@@ -51,10 +51,10 @@ def cli(verbose: int) -> None:
 
     Every step is a plugin (see `musiclust plugins`); every run is tracked in MLflow.
     """
-    _configure_logging(verbose)
+    configure_logging(verbose)
 
 
-def _configure_logging(verbose: int) -> None:
+def configure_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter())
@@ -199,6 +199,200 @@ def _print_summary(result: Any, uri: str) -> None:
         echo("  warning: collapsed clustering (see notes.txt in the run)")
     if result.model_uri:
         echo(f"  model: {result.model_uri}")
+    if uri.startswith("sqlite:"):
+        echo(f"  browse: mlflow ui --backend-store-uri {uri}")
+
+
+def _names(text: str | None) -> list[str] | None:
+    text = _given(text)
+    return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _flag(text: str | None, flag: str) -> bool:
+    value = (_given(text) or "false").strip().lower()
+    if value in ("true", "yes", "1", "on"):
+        return True
+    if value in ("false", "no", "0", "off"):
+        return False
+    raise SpecError(f"{flag}: expected true or false, got {text!r}")
+
+
+def _positive(text: str | None, flag: str, default: int) -> int:
+    text = _given(text)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise SpecError(f"{flag}: expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise SpecError(f"{flag}: expected at least 1, got {value}")
+    return value
+
+
+@cli.command()
+@click.option(
+    "--data",
+    metavar="PATH",
+    help="A folder (one subfolder per label) or a CSV file. Default: the built-in demo data.",
+)
+@click.option("--source", metavar="NAME", help="Data-source plugin (default: from --data).")
+@click.option(
+    "--features",
+    metavar="A,B",
+    help="Feature plugins a trial may combine (1 to 3 of them that suit its encoder). "
+    "Default: each encoder's own default features.",
+)
+@click.option(
+    "--encoders", metavar="A,B", help="Encoder plugins to search over (default: all installed)."
+)
+@click.option(
+    "--clusterers",
+    metavar="A,B",
+    help="Clusterer plugins to search over (default: all installed).",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="PLUGIN.PARAM=VALUE",
+    help="Fix a parameter instead of searching it, as kmeans.n_clusters=auto or ae.epochs=100 "
+    "(repeatable).",
+)
+@click.option("--trials", metavar="N", help="Finished trials the study should hold (default: 20).")
+@click.option(
+    "--storage",
+    metavar="URL",
+    default="sqlite:///optuna.db",
+    show_default=True,
+    help="Optuna storage; a database URL (postgresql://...) shares the study between machines.",
+)
+@click.option(
+    "--study",
+    metavar="NAME",
+    help="Study name (default: the data's name and the objective); a hash of the search "
+    "space is appended, so a changed space starts a new study.",
+)
+@click.option(
+    "--resume",
+    is_flag=False,
+    flag_value="true",
+    default="false",
+    metavar="[true|false]",
+    help="Continue the study (after an interruption, or from another worker or machine).",
+)
+@click.option(
+    "--objective",
+    metavar="NAME",
+    help="label_free (default: reference-space gap x bootstrap stability), reference_gap, "
+    "stability, reference_silhouette, or ami[:COLUMN] (supervised: tags label_tuned=true).",
+)
+@click.option("--workers", metavar="N", help="Worker processes sharing the study (default: 1).")
+@click.option(
+    "--reports",
+    metavar="A,B",
+    default="",
+    help="Report plugins for every trial (default: none; the re-fitted best run gets all).",
+)
+@click.option("--config", metavar="SPEC.YAML", help="A spec file with shared settings.")
+@click.option(
+    "--experiment", metavar="NAME", help="MLflow experiment (default: named after the data)."
+)
+@click.option(
+    "--register",
+    metavar="NAME",
+    help="Registered model name for the best pipeline (default: musiclust-<experiment>).",
+)
+@click.option(
+    "--pruner",
+    type=click.Choice(["median", "none"]),
+    default="median",
+    show_default=True,
+    help="Stop trained encoders whose intermediate objective trails the median.",
+)
+@click.option("--seed", metavar="N", help="Seed for every trial and the sampler (default: 0).")
+def search(
+    data: str | None,
+    source: str | None,
+    features: str | None,
+    encoders: str | None,
+    clusterers: str | None,
+    sets: tuple[str, ...],
+    trials: str | None,
+    storage: str,
+    study: str | None,
+    resume: str,
+    objective: str | None,
+    workers: str | None,
+    reports: str | None,
+    config: str | None,
+    experiment: str | None,
+    register: str | None,
+    pruner: str,
+    seed: str | None,
+) -> None:
+    """Search plugin combinations and their parameters with Optuna; track it in MLflow.
+
+    The study is a parent MLflow run, each trial a child run; the best pipeline is re-fitted
+    and registered in the MLflow Model Registry. The default objective never reads labels.
+
+    \b
+    Examples:
+      musiclust search --trials 10
+      musiclust search --data ~/gtzan/genres_original --encoders pca,ae,vade \\
+          --clusterers kmeans,agglomerative,gmm --trials 40
+      musiclust search --data ~/gtzan/genres_original --trials 40 --resume
+    """
+    from toolkit import tracking
+    from toolkit.search import SearchOptions
+    from toolkit.search import search as run_search
+
+    options = SearchOptions(
+        data=_given(data),
+        source=_given(source),
+        config=_given(config),
+        features=_names(features),
+        encoders=_names(encoders),
+        clusterers=_names(clusterers),
+        sets=[s for s in sets if s.strip()],
+        seed=_parse_seed(_given(seed)) or 0,
+        trials=_positive(trials, "--trials", 20),
+        storage=_given(storage) or "sqlite:///optuna.db",
+        study=_given(study),
+        resume=_flag(resume, "--resume"),
+        objective=_given(objective),
+        workers=_positive(workers, "--workers", 1),
+        experiment=_given(experiment),
+        register=_given(register),
+        pruner=pruner,
+        reports=_names(reports) or [],
+    )
+    result = run_search(options)
+    _print_search(result, tracking.tracking_uri())
+
+
+def _print_search(result: Any, uri: str) -> None:
+    echo = click.echo
+    c = result.counts
+    echo(
+        f"study '{result.study}' ({result.storage}): {c['complete']} complete, "
+        f"{c['pruned']} pruned, {c['fail']} failed"
+    )
+    echo(
+        f"  parent run {result.parent_run_id} in experiment '{result.experiment}'; "
+        f"objective {result.objective} (label_tuned={str(result.label_tuned).lower()})"
+    )
+    if result.best_trial is not None:
+        echo(f"  best: trial {result.best_trial}: {result.best_label}  {result.best_value:.4f}")
+        m = result.best_metrics
+        shown = [f"{k} {m[k]:.3f}" for k in sorted(m) if k.endswith((".ami", ".ari"))]
+        shown += [f"n_clusters {m['n_clusters']:.0f}"] if "n_clusters" in m else []
+        if shown:
+            echo("  best (for reporting): " + "  ".join(shown))
+    if result.registered:
+        echo(f"  registered model: {result.registered} ({result.model_uri})")
+    for note in result.notes:
+        echo(f"  note: {note}")
     if uri.startswith("sqlite:"):
         echo(f"  browse: mlflow ui --backend-store-uri {uri}")
 

@@ -1,0 +1,377 @@
+"""The Optuna search: real studies in sqlite storages, real MLflow runs read back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+from tests.conftest import SMALL_DEMO
+from toolkit.errors import SpecError
+from toolkit.objectives import COLLAPSED, Inputs, get_objective
+from toolkit.registry import get_registry
+from toolkit.search import SearchOptions, search
+from toolkit.space import SearchSpace
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+def _storage(tmp: Path) -> str:
+    return f"sqlite:///{tmp / 'optuna.db'}"
+
+
+def _study(result_or_name: str, storage: str) -> optuna.Study:
+    return optuna.load_study(study_name=result_or_name, storage=storage)
+
+
+# -- a real search on the demo data -----------------------------------------------------------
+def test_search_on_demo_logs_trials_as_child_runs_and_registers_the_best(tmp_path: Path):
+    storage = _storage(tmp_path)
+    result = search(
+        SearchOptions(
+            encoders=["pca", "ae"],
+            clusterers=["kmeans", "gmm"],
+            sets=[*SMALL_DEMO, "ae.epochs=30"],
+            trials=6,
+            storage=storage,
+        )
+    )
+    study = _study(result.study, storage)
+    trials = study.get_trials()
+    assert len([t for t in trials if t.state in FINISHED]) == 6
+    assert result.counts["complete"] >= 1
+
+    client = mlflow.MlflowClient()
+    parent = client.get_run(result.parent_run_id)
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["objective"] == "label_free"
+    assert parent.data.tags["label_tuned"] == "false"
+    assert parent.data.tags["study.name"] == result.study
+    assert result.study.endswith(parent.data.tags["search.space_hash"])
+
+    children = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{result.parent_run_id}'",
+    )
+    trial_runs = {r.data.tags["trial.number"]: r for r in children if "trial.number" in r.data.tags}
+    own_runs = [t for t in trials if "duplicate_of" not in t.user_attrs]
+    assert len(trial_runs) == len(own_runs)
+    status = {"complete": "FINISHED", "pruned": "KILLED", "failed": "FAILED"}
+    for t in own_runs:
+        run = trial_runs[str(t.number)]
+        state = run.data.tags["trial.state"]
+        assert state == {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}[t.state.name]
+        assert run.info.status == status[state]
+        encoder = run.data.params["encoder.name"]
+        assert encoder == t.params["encoder"]
+        assert run.data.params["clusterer.name"] in ("kmeans", "gmm")
+        # conditional space: only the chosen plugins' parameters were suggested
+        other = {"pca": "ae.", "ae": "pca."}[encoder]
+        assert not [k for k in t.params if k.startswith(other)]
+        if state == "complete":
+            assert run.data.metrics["objective"] == pytest.approx(t.value)
+            assert "genre.ami" in run.data.metrics
+            if t.value > COLLAPSED:
+                assert "objective.stability" in run.data.metrics
+        if encoder == "ae" and state == "complete":  # trained encoders report for pruning
+            assert t.intermediate_values
+            history = client.get_metric_history(run.info.run_id, "objective.intermediate")
+            assert sorted(m.step for m in history) == sorted(t.intermediate_values)
+        if encoder == "pca":
+            assert not t.intermediate_values  # nothing to report: never pruned
+
+    best = study.best_trial
+    assert parent.data.metrics["best.objective"] == pytest.approx(best.value)
+    best_run = client.get_run(best.user_attrs["mlflow.run_id"])
+    assert parent.data.metrics["best.genre.ami"] == pytest.approx(
+        best_run.data.metrics["genre.ami"]
+    )
+    assert parent.data.tags["best.trial"] == str(best.number)
+
+    artifacts = Path(mlflow.artifacts.download_artifacts(run_id=result.parent_run_id))
+    table = pd.read_csv(artifacts / "trials.csv")
+    assert len(table) == len(trials)
+    assert set(table["state"]) <= {"complete", "pruned", "fail"}
+    spec = yaml.safe_load((artifacts / "best_spec.yaml").read_text())
+    assert spec["encoder"]["name"] == best.params["encoder"]
+    assert (artifacts / "plots" / "optimization_history.png").stat().st_size > 0
+
+    # the best pipeline, re-fitted as a child run and registered
+    name, version = result.registered.split("/")
+    assert name == "musiclust-demo"
+    registered = client.get_model_version(name, version)
+    refit = client.get_run(parent.data.tags["best.refit_run_id"])
+    assert refit.data.tags["mlflow.parentRunId"] == result.parent_run_id
+    assert refit.data.params["encoder.name"] == best.params["encoder"]
+    assert registered.tags["objective"] == "label_free"
+    model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    from toolkit.spec import build_spec, instantiate
+
+    registry = get_registry()
+    source = build_spec(registry, sets=list(SMALL_DEMO)).source
+    clips = instantiate(registry, "source", source, 0).load().clips[:3]
+    out = model.predict(pd.DataFrame({"audio": [c.audio for c in clips]}))
+    assert (out["cluster"] >= 0).all()
+
+
+def test_supervised_objective_tags_the_study_label_tuned(tmp_path: Path):
+    result = search(
+        SearchOptions(
+            encoders=["pca"],
+            clusterers=["kmeans"],
+            sets=list(SMALL_DEMO),
+            trials=2,
+            storage=_storage(tmp_path),
+            objective="ami:genre",
+            refit=False,
+        )
+    )
+    parent = mlflow.MlflowClient().get_run(result.parent_run_id)
+    assert parent.data.tags["label_tuned"] == "true"
+    assert parent.data.tags["objective"] == "ami:genre"
+    assert "ami-genre" in result.study
+    assert parent.data.metrics["best.objective"] == pytest.approx(
+        parent.data.metrics["best.genre.ami"]
+    )
+
+
+def test_an_existing_study_needs_resume_and_a_changed_space_is_a_new_study(tmp_path: Path):
+    options = SearchOptions(
+        encoders=["pca"],
+        clusterers=["kmeans"],
+        sets=list(SMALL_DEMO),
+        trials=1,
+        storage=_storage(tmp_path),
+        refit=False,
+    )
+    first = search(options)
+    with pytest.raises(SpecError, match="--resume"):
+        search(options)
+    options.resume = True
+    options.trials = 2
+    again = search(options)
+    assert again.study == first.study and again.parent_run_id == first.parent_run_id
+    assert len(_study(first.study, options.storage).trials) == 2
+    options.resume = False
+    options.encoders = ["pca", "identity"]  # another categorical choice: another study
+    wider = search(options)
+    assert wider.study != first.study
+
+
+# -- the space ---------------------------------------------------------------------------------
+def _space(**kw) -> SearchSpace:
+    args = {
+        "encoders": None,
+        "clusterers": None,
+        "features": None,
+        "sets": list(SMALL_DEMO),
+        "modalities": {"audio", "lyrics"},
+    }
+    args.update(kw)
+    return SearchSpace.build(get_registry(), {}, **args)
+
+
+def test_space_is_conditional_and_errors_name_the_known_plugins():
+    space = _space(encoders=["pca", "vade"], clusterers=["kmeans", "from_encoder"])
+    assert space.clusterers == {"pca": ["kmeans"], "vade": ["kmeans", "from_encoder"]}
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    for _ in range(12):
+        trial = study.ask()
+        choice = space.suggest(trial)
+        prefixes = {p.split(".")[0] for p in trial.params if "." in p}
+        assert prefixes <= {choice.encoder, choice.clusterer, *space.defaults[choice.encoder]}
+        assert f"{choice.encoder}.latent_dim" in trial.params or choice.encoder == "pca"
+        study.tell(trial, 0.0)
+    with pytest.raises(SpecError, match=r"known.*pca"):
+        _space(encoders=["pcaa"])
+    with pytest.raises(SpecError, match="from_encoder suit none"):  # pca yields no clusters
+        _space(encoders=["pca"], clusterers=["kmeans", "from_encoder"])
+    with pytest.raises(SpecError, match="condition"):
+        _space(encoders=["cvae"])  # needs cvae.condition
+    default = _space()
+    assert "cvae" not in default.encoders
+    assert any("cvae" in note for note in default.notes)
+    fixed = _space(encoders=["pca"], clusterers=["kmeans"], sets=["kmeans.n_clusters=auto"])
+    assert "kmeans" not in fixed.declarations  # a --set parameter is fixed, not searched
+    assert fixed.hash() != _space(encoders=["pca"], clusterers=["kmeans"]).hash()
+
+
+def test_feature_lists_become_per_encoder_combinations():
+    space = _space(
+        encoders=["pca", "conv_vae"],
+        clusterers=["kmeans"],
+        features=["mfcc_stats", "mel", "tfidf"],
+    )
+    assert "mfcc_stats,mel,tfidf" in space.features["pca"]  # pca flattens 2-D features
+    assert all("mel" in combo for combo in space.features["conv_vae"])  # needs its 2-D block
+    lyrics_only = _space(encoders=["pca"], features=["mfcc_stats", "tfidf"], modalities={"lyrics"})
+    assert lyrics_only.features["pca"] == ["tfidf"]
+
+
+# -- objectives --------------------------------------------------------------------------------
+def _blobs(k: int = 6, per: int = 15, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = 6.0 * np.eye(k, 8)  # equally far apart
+    X = np.concatenate([c + rng.normal(size=(per, 8)) for c in centres])
+    return (X - X.mean(0)) / X.std(0), np.repeat(np.arange(k), per)
+
+
+def _inputs(X: np.ndarray, clusters: np.ndarray, k: int | None = None) -> Inputs:
+    from sklearn.cluster import KMeans
+
+    def refit(idx: np.ndarray, draw: int) -> np.ndarray:
+        return KMeans(k or len(set(clusters)), n_init=4, random_state=draw).fit_predict(X[idx])
+
+    return Inputs(clusters, X, np.ones(len(X), bool), refit)
+
+
+def test_reference_gap_finds_the_planted_k():
+    from sklearn.cluster import KMeans
+
+    X, _ = _blobs(k=6)
+    gap = get_objective("reference_gap")
+    scores = {}
+    for k in range(2, 11):
+        clusters = KMeans(k, n_init=10, random_state=0).fit_predict(X)
+        scores[k] = gap.score(_inputs(X, clusters, k)).value
+    assert max(scores, key=scores.get) == 6
+    assert scores[6] > 0
+
+
+def test_label_free_objective_rejects_collapse_and_prefers_real_structure():
+    X, truth = _blobs(k=4)
+    objective = get_objective("label_free")
+    good = objective.score(_inputs(X, truth))
+    rng = np.random.default_rng(0)
+    noise = objective.score(_inputs(X, rng.integers(0, 4, len(X))))
+    giant = np.zeros(len(X), int)
+    giant[:5] = 1  # one giant cluster and a sliver: the collapsed-latent trap
+    collapsed = objective.score(_inputs(X, giant))
+    assert good.value > noise.value
+    assert collapsed.value == COLLAPSED and "largest cluster" in collapsed.reason
+    assert good.parts["stability"] > 0.9
+    collapsed_units = objective.score(Inputs(truth, X, np.ones(len(X), bool), None, 1.0))
+    assert collapsed_units.value == COLLAPSED
+    with pytest.raises(SpecError, match="known"):
+        get_objective("silhuette")
+    with pytest.raises(SpecError, match="genre"):
+        get_objective("ami:genre").score(Inputs(truth, None, None, None, labels={}))
+
+
+# -- processes: kill and resume, two workers ---------------------------------------------------
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "toolkit.cli", "search", *args]
+
+
+def _wait_for(storage: str, predicate, timeout: float = 240.0) -> list:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        names = optuna.study.get_all_study_names(storage) if Path(storage[10:]).exists() else []
+        if names:
+            trials = optuna.load_study(study_name=names[0], storage=storage).get_trials()
+            if predicate(trials):
+                return trials
+        time.sleep(0.5)
+    raise AssertionError("the search did not get there in time")
+
+
+@pytest.mark.slow
+def test_a_search_killed_with_sigkill_resumes_without_losing_finished_trials(tmp_path: Path):
+    storage = _storage(tmp_path)
+    args = [
+        "--encoders",
+        "pca",
+        "--clusterers",
+        "kmeans,agglomerative",
+        "--set",
+        SMALL_DEMO[0],
+        "--trials",
+        "8",
+        "--storage",
+        storage,
+    ]
+    process = subprocess.Popen(_cli(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        done = _wait_for(storage, lambda ts: sum(t.state == TrialState.COMPLETE for t in ts) >= 2)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    before = {
+        t.number: t.value
+        for t in optuna.load_study(
+            study_name=optuna.study.get_all_study_names(storage)[0], storage=storage
+        ).get_trials()
+        if t.state == TrialState.COMPLETE
+    }
+    assert len(before) >= 2 and len(done) < 9
+
+    again = subprocess.run(_cli(*args), capture_output=True, text=True)
+    assert again.returncode == 2 and "--resume" in again.stderr
+
+    resumed = subprocess.run(_cli(*args, "--resume"), capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    name = optuna.study.get_all_study_names(storage)[0]
+    trials = optuna.load_study(study_name=name, storage=storage).get_trials()
+    assert sum(t.state in FINISHED for t in trials) >= 8
+    after = {t.number: t.value for t in trials if t.state == TrialState.COMPLETE}
+    assert {n: after.get(n) for n in before} == before  # no finished trial lost or changed
+    client = mlflow.MlflowClient()
+    searches = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()],
+        filter_string="tags.`musiclust.kind` = 'search'",
+    )
+    assert len(searches) == 1 and searches[0].info.status == "FINISHED"
+
+
+@pytest.mark.slow
+def test_two_worker_processes_share_one_study(tmp_path: Path):
+    storage = _storage(tmp_path)
+    run = subprocess.run(
+        _cli(
+            "--encoders",
+            "pca",
+            "--clusterers",
+            "kmeans,gmm",
+            "--set",
+            SMALL_DEMO[0],
+            "--trials",
+            "6",
+            "--workers",
+            "2",
+            "--storage",
+            storage,
+        ),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    name = optuna.study.get_all_study_names(storage)[0]
+    trials = optuna.load_study(study_name=name, storage=storage).get_trials()
+    finished = [t for t in trials if t.state in FINISHED]
+    assert 6 <= len(finished) <= 7  # the second worker may start one more as the first stops
+    workers = {t.user_attrs.get("worker") for t in finished if "worker" in t.user_attrs}
+    assert len(workers) == 2
+    client = mlflow.MlflowClient()
+    parent = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()],
+        filter_string="tags.`musiclust.kind` = 'search'",
+    )[0]
+    children = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+    )
+    assert len([c for c in children if "trial.number" in c.data.tags]) == len(
+        [t for t in finished if "duplicate_of" not in t.user_attrs]
+    )
