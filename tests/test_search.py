@@ -91,6 +91,23 @@ def test_search_on_demo_logs_trials_as_child_runs_and_registers_the_best(tmp_pat
         if encoder == "pca":
             assert not t.intermediate_values  # nothing to report: never pruned
 
+    # trials reuse the feature cache: a trial with features extracted before extracts nothing
+    seen, repeats = set(), 0
+    for number in sorted(trial_runs, key=int):
+        run = trial_runs[number]
+        key = tuple(
+            sorted(
+                (k, v)
+                for k, v in run.data.params.items()
+                if k.startswith(("feature", "seg")) and not k.endswith(".weight")  # fusion only
+            )
+        )
+        if key in seen and "features.cache_misses" in run.data.metrics:
+            assert run.data.metrics["features.cache_misses"] == 0
+            repeats += 1
+        seen.add(key)
+    assert repeats >= 1
+
     best = study.best_trial
     assert parent.data.metrics["best.objective"] == pytest.approx(best.value)
     best_run = client.get_run(best.user_attrs["mlflow.run_id"])
@@ -167,6 +184,33 @@ def test_an_existing_study_needs_resume_and_a_changed_space_is_a_new_study(tmp_p
     options.encoders = ["pca", "identity"]  # another categorical choice: another study
     wider = search(options)
     assert wider.study != first.study
+
+
+def test_lyrics_only_data_searches_in_the_tfidf_reference_space(tmp_path: Path):
+    words = {
+        "rain": "rain cloud storm grey rain falling water river",
+        "sun": "sun light summer bright warm beach sun shine",
+    }
+    rows = [
+        {"lyrics": f"{words[topic]} verse {i}", "mood": topic} for topic in words for i in range(8)
+    ]
+    pd.DataFrame(rows).to_csv(tmp_path / "songs.csv", index=False)
+    result = search(
+        SearchOptions(
+            data=str(tmp_path / "songs.csv"),
+            encoders=["pca"],  # its default features include mfcc_stats: dropped, no audio
+            clusterers=["kmeans"],
+            trials=2,
+            storage=_storage(tmp_path),
+        )
+    )
+    assert result.counts["complete"] == 2
+    assert result.registered  # the best spec, as run (tfidf only), fitted again
+    refit = mlflow.MlflowClient().get_run(
+        mlflow.MlflowClient().get_run(result.parent_run_id).data.tags["best.refit_run_id"]
+    )
+    assert refit.data.params["feature.names"] == "tfidf"
+    assert "best.mood.ami" in mlflow.MlflowClient().get_run(result.parent_run_id).data.metrics
 
 
 # -- the space ---------------------------------------------------------------------------------

@@ -385,7 +385,11 @@ def _print_search(result: Any, uri: str) -> None:
     if result.best_trial is not None:
         echo(f"  best: trial {result.best_trial}: {result.best_label}  {result.best_value:.4f}")
         m = result.best_metrics
-        shown = [f"{k} {m[k]:.3f}" for k in sorted(m) if k.endswith((".ami", ".ari"))]
+        shown = [
+            f"{k} {m[k]:.3f}"
+            for k in sorted(m)
+            if k.endswith((".ami", ".ari")) and ".shuffled." not in k
+        ]
         shown += [f"n_clusters {m['n_clusters']:.0f}"] if "n_clusters" in m else []
         if shown:
             echo("  best (for reporting): " + "  ".join(shown))

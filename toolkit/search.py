@@ -496,6 +496,7 @@ class TrialRunner:
             hooks.finish("failed")
             say(f"trial {trial.number} failed: {choice.label()}: {type(exc).__name__}: {message}")
             raise
+        trial.set_user_attr("spec", result.spec.to_yaml())  # as run (adapted to the data)
         value = float(result.metrics["objective"])
         kept = {k: v for k, v in result.metrics.items() if _kept_metric(k)}
         trial.set_user_attr("metrics", kept)

@@ -1,0 +1,203 @@
+"""The search on gtzan-mini: what a label-free search picks, and how fast trials run.
+
+    python benchmarks/search.py --quality [--seeds 0,1,2]   # 40-trial label-free searches
+    python benchmarks/search.py --speed [--trials 16]       # trials/min, 1 and 2 workers
+
+Quality: the README's search command (encoders pca, ae, vae, vade; clusterers k-means,
+agglomerative, GMM; audio_stats features; the default label-free objective), 40 trials per
+seed; the AMI against genre of the trial the objective picks is read afterwards, for this
+report only. Speed: a fresh study per setting over a smaller space after one warm-up search
+has filled the feature cache, so the figures measure trials, not feature extraction; no
+pruning, no re-fit. Every study runs in a temporary folder (sqlite storage and MLflow store).
+Writes benchmarks/results/search.json and search.md (each mode updates its own part).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "benchmarks" / "results"
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "gtzan-mini"
+SPACE = {
+    "encoders": ["pca", "ae"],
+    "clusterers": ["kmeans", "agglomerative", "gmm"],
+    "features": ["audio_stats"],
+    "sets": ["ae.epochs=100"],
+}
+QUALITY_SPACE = {
+    "encoders": ["pca", "ae", "vae", "vade"],
+    "clusterers": ["kmeans", "agglomerative", "gmm"],
+    "features": ["audio_stats"],
+}
+
+
+def one_search(
+    data: str,
+    trials: int,
+    workers: int,
+    folder: Path,
+    space: dict | None = None,
+    seed: int = 0,
+    speed: bool = True,
+) -> dict:
+    import mlflow
+    import optuna
+
+    from toolkit.search import SearchOptions, search
+
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    mlflow.set_tracking_uri(uri)
+    storage = f"sqlite:///{folder / 'optuna.db'}"
+    started = time.perf_counter()
+    result = search(
+        SearchOptions(
+            data=data,
+            trials=trials,
+            workers=workers,
+            storage=storage,
+            refit=False,
+            pruner="none" if speed else "median",
+            seed=seed,
+            **(space or SPACE),
+        )
+    )
+    seconds = time.perf_counter() - started
+    study = optuna.load_study(study_name=result.study, storage=storage)
+    finished = [t for t in study.trials if t.state.is_finished()]
+    durations = [t.duration.total_seconds() for t in finished if t.duration]
+    return {
+        "workers": workers,
+        "trials": len(finished),
+        "seconds": seconds,
+        "trials_per_minute": 60 * len(finished) / seconds,
+        "mean_trial_seconds": sum(durations) / max(len(durations), 1),
+        "counts": result.counts,
+        "seed": seed,
+        "best": result.best_label,
+        "best_k": result.best_metrics.get("n_clusters"),
+        "best_ami": result.best_metrics.get("genre.ami"),
+        "best_objective": result.best_value,
+        "max_ami_in_study": max(
+            (t.user_attrs.get("metrics", {}).get("genre.ami", float("-inf")) for t in finished),
+            default=None,
+        ),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(DEFAULT_DATA / "genres_original"))
+    parser.add_argument("--quality", action="store_true", help="40-trial label-free searches")
+    parser.add_argument("--speed", action="store_true", help="trials/min with 1 and 2 workers")
+    parser.add_argument("--trials", type=int, default=16, help="trials per speed setting")
+    parser.add_argument("--seeds", default="0,1,2", help="seeds of the quality searches")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    path = RESULTS / "search.json"
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)
+        if args.quality:
+            rows = []
+            for seed in [int(s) for s in args.seeds.split(",")]:
+                folder = Path(tmp) / f"q{seed}"
+                folder.mkdir()
+                row = one_search(args.data, 40, 1, folder, QUALITY_SPACE, seed, speed=False)
+                rows.append(row)
+                print(
+                    f"seed {seed}: picked {row['best']} K={row['best_k']:.0f} "
+                    f"AMI {row['best_ami']:.3f} "
+                    f"(best AMI in the study {row['max_ami_in_study']:.3f}) "
+                    f"in {row['seconds']:.0f} s",
+                    flush=True,
+                )
+            saved["quality"] = rows
+        if args.speed:
+            warm = Path(tmp) / "warm"
+            warm.mkdir()
+            one_search(args.data, 2, 1, warm)  # fills the feature cache
+            rows = []
+            for workers in (1, 2):
+                folder = Path(tmp) / f"w{workers}"
+                folder.mkdir()
+                row = one_search(args.data, args.trials, workers, folder)
+                rows.append(row)
+                print(
+                    f"{workers} worker(s): {row['trials']} trials in {row['seconds']:.0f} s = "
+                    f"{row['trials_per_minute']:.2f} trials/min "
+                    f"(mean trial {row['mean_trial_seconds']:.1f} s)",
+                    flush=True,
+                )
+            saved["speed"] = rows
+    if args.no_write:
+        return
+    saved["meta"] = {
+        "data": Path(args.data).parent.name,
+        "space": SPACE,
+        "quality_space": QUALITY_SPACE,
+        "cpus": os.cpu_count(),
+        "machine": platform.platform(),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(saved, indent=1))
+    (RESULTS / "search.md").write_text(_markdown(saved))
+
+
+def _markdown(saved: dict) -> str:
+    meta = saved["meta"]
+    q = meta["quality_space"]
+    lines = [f"# The search on {meta['data']} ({meta['cpus']} CPUs)", ""]
+    if "quality" in saved:
+        lines += [
+            "## What a 40-trial label-free search picks",
+            "",
+            "Written by `python benchmarks/search.py --quality`: `musiclust search --trials 40 "
+            f"--encoders {','.join(q['encoders'])} --clusterers {','.join(q['clusterers'])} "
+            f"--features {','.join(q['features'])} --seed N`, default objective (label_free), "
+            "median pruning. AMI against genre is read after the search, for this table only.",
+            "",
+            "| seed | picked pipeline | K | objective | AMI of the pick | best AMI among its "
+            "trials | wall s |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in saved["quality"]:
+            lines.append(
+                f"| {r['seed']} | {r['best']} | {r['best_k']:.0f} | {r['best_objective']:.4f} | "
+                f"{r['best_ami']:.3f} | {r['max_ami_in_study']:.3f} | {r['seconds']:.0f} |"
+            )
+        amis = [r["best_ami"] for r in saved["quality"]]
+        lines += ["", f"Mean AMI of the picks: {sum(amis) / len(amis):.3f}.", ""]
+    if "speed" in saved:
+        s = meta["space"]
+        lines += [
+            "## Throughput (warm feature cache)",
+            "",
+            "Written by `python benchmarks/search.py --speed`. A fresh study per row over the "
+            f"encoders {', '.join(s['encoders'])} x clusterers {', '.join(s['clusterers'])} on "
+            f"{', '.join(s['features'])} ({' '.join(s['sets'])}), no pruning, no re-fit; each "
+            "trial is a full tracked run (child run, metrics, tables) scored by the default "
+            "objective.",
+            "",
+            "| workers | trials | wall s | trials/min | mean trial s |",
+            "|---|---|---|---|---|",
+        ]
+        for r in saved["speed"]:
+            lines.append(
+                f"| {r['workers']} | {r['trials']} | {r['seconds']:.0f} | "
+                f"{r['trials_per_minute']:.2f} | {r['mean_trial_seconds']:.1f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
