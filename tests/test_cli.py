@@ -14,7 +14,9 @@ def musiclust(*args, cwd=None):
     )
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["plugins"], ["compare"]])
+@pytest.mark.parametrize(
+    "command", [[], ["run"], ["search"], ["features"], ["plugins"], ["compare"]]
+)
 def test_every_command_has_help(command):
     out = musiclust(*command, "--help")
     assert out.returncode == 0 and "Usage:" in out.stdout
@@ -57,6 +59,29 @@ def test_mistakes_are_one_line_non_zero_and_start_no_run(args, expected, tmp_pat
     assert out.stderr.startswith(expected)
     assert "Traceback" not in out.stderr
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "mlruns").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--encoders", "pca,vea"], "error: unknown encoder 'vea'"),
+        (["--objective", "silhuette"], "error: unknown objective 'silhuette'"),
+        (["--trials", "0"], "error: --trials: expected at least 1, got 0"),
+        (["--workers", "two"], "error: --workers: expected a whole number, got 'two'"),
+        (["--resume", "maybe"], "error: --resume: expected true or false"),
+        (
+            ["--storage", "postgresql://me:secret@localhost/db"],
+            "error: --storage postgresql://me:***@localhost/db",
+        ),
+    ],
+)
+def test_search_mistakes_are_one_line_and_start_nothing(args, expected, tmp_path):
+    out = musiclust("search", *args, cwd=tmp_path)
+    assert out.returncode != 0
+    assert out.stderr.strip().splitlines() == [out.stderr.strip()]
+    assert out.stderr.startswith(expected)
+    assert "secret" not in out.stderr
+    assert not (tmp_path / "optuna.db").exists() and not (tmp_path / "mlflow.db").exists()
 
 
 def test_run_prints_a_summary_and_defaults_to_a_local_sqlite_store(tmp_path, monkeypatch):

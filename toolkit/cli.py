@@ -403,6 +403,65 @@ def _print_search(result: Any, uri: str) -> None:
 
 @cli.command()
 @click.option(
+    "--data",
+    metavar="PATH",
+    help="A folder (one subfolder per label) or a CSV file. Default: the built-in demo data.",
+)
+@click.option("--source", metavar="NAME", help="Data-source plugin (default: from --data).")
+@click.option(
+    "--features",
+    metavar="A,B",
+    required=True,
+    help="Feature plugins to extract, comma-separated (`musiclust plugins` lists them).",
+)
+@click.option(
+    "--out",
+    metavar="FILE",
+    required=True,
+    help="Output .npz; FILE.csv (clip index and labels) and FILE.skipped.csv go beside it.",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="PLUGIN.PARAM=VALUE",
+    help="Set a feature, source or audio parameter, as mfcc_stats.n_mfcc=13 or "
+    "segments.length=3 (repeatable).",
+)
+@click.option("--config", metavar="SPEC.YAML", help="A spec file; options override it.")
+def features(
+    data: str | None,
+    source: str | None,
+    features: str,
+    out: str,
+    sets: tuple[str, ...],
+    config: str | None,
+) -> None:
+    """Extract features (cached) and write them for numpy and pandas; no MLflow run.
+
+    \b
+    Examples:
+      musiclust features --data ~/gtzan/genres_original --features mfcc_stats,mel --out gtzan
+      python -c "import numpy as np; f = np.load('gtzan.npz'); print(f['mfcc_stats'].shape)"
+    """
+    from toolkit.export import export_features
+
+    result = export_features(
+        get_registry(),
+        out,
+        data=_given(data),
+        source=_given(source),
+        features=features,
+        sets=[s for s in sets if s.strip()],
+        config=_given(config),
+    )
+    shapes = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in result.shapes.items())
+    click.echo(f"{result.n_clips} clips ({result.n_skipped} skipped): {shapes}")
+    click.echo(f"written: {result.arrays}, {result.index}, {result.skipped}")
+
+
+@cli.command()
+@click.option(
     "--experiment",
     metavar="NAME",
     help="Experiment to compare (default: the one of the latest run).",

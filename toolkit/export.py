@@ -1,0 +1,114 @@
+"""``musiclust features``: extracted (and cached) feature blocks to files numpy and pandas read.
+
+    <out>.npz          one array per feature (rows x d, or rows x F x T for 2-D features), and
+                       per feature ``<name>.mask`` (row present) and, for windows,
+                       ``<name>.clip`` (the row's clip, an index into the CSV)
+    <out>.csv          one row per clip: index, id, audio, lyrics present, label columns,
+                       and per feature whether the clip has it
+    <out>.skipped.csv  files left out, and why
+
+No model is fitted and no MLflow run is started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from toolkit.errors import SpecError
+from toolkit.registry import Registry
+
+
+@dataclass
+class Exported:
+    arrays: Path
+    index: Path
+    skipped: Path
+    n_clips: int
+    n_skipped: int
+    shapes: dict[str, tuple[int, ...]]
+
+
+def export_features(
+    registry: Registry,
+    out: str | Path,
+    *,
+    data: str | None,
+    source: str | None,
+    features: str,
+    sets: list[str],
+    config: str | None = None,
+    progress: bool = True,
+) -> Exported:
+    import pandas as pd
+
+    from toolkit.audio import AudioSettings
+    from toolkit.cache import FeatureCache
+    from toolkit.extraction import extract
+    from toolkit.segments import Framing
+    from toolkit.spec import adapt_to_data, build_spec, instantiate
+
+    out = Path(out).expanduser()
+    if out.suffix.lower() != ".npz":
+        out = out.with_name(out.name + ".npz") if out.suffix == "" else out.with_suffix(".npz")
+    if not out.parent.is_dir():
+        raise SpecError(f"--out {out}: the folder {out.parent} does not exist")
+    # pca takes every kind of feature block, so any feature list resolves
+    spec = build_spec(
+        registry,
+        data=data,
+        source=source,
+        features=features,
+        encoder="pca",
+        sets=sets,
+        config=config,
+        reports=[],
+    )
+    dataset = instantiate(registry, "source", spec.source, spec.seed).load()
+    adapt_to_data(spec, registry, dataset.has_audio, dataset.has_lyrics)
+    components = [instantiate(registry, "feature", p, spec.seed) for p in spec.features]
+    extraction = extract(
+        dataset,
+        components,
+        AudioSettings.from_params(spec.audio),
+        framing=Framing.from_params(spec.segments),
+        cache=FeatureCache(),
+        n_jobs=spec.audio["n_jobs"],
+        progress=progress,
+    )
+    clips = extraction.dataset.clips
+    arrays: dict[str, np.ndarray] = {"id": np.array([c.id for c in clips])}
+    index = pd.DataFrame(
+        {
+            "index": np.arange(len(clips)),
+            "id": [c.id for c in clips],
+            "audio": [None if c.audio is None else str(c.audio) for c in clips],
+            "has_lyrics": [c.lyrics is not None for c in clips],
+        }
+    )
+    for column in extraction.dataset.label_columns:
+        index[column] = [c.labels.get(column) for c in clips]
+    shapes = {}
+    for name, block in extraction.blocks.items():
+        arrays[name] = block.values
+        arrays[f"{name}.mask"] = block.mask
+        shapes[name] = tuple(block.values.shape)
+        if block.groups is not None:
+            arrays[f"{name}.clip"] = block.groups
+            present = np.zeros(len(clips), bool)
+            present[block.groups[block.mask]] = True
+        else:
+            present = block.mask
+        index[f"has_{name}"] = present
+    np.savez_compressed(out, **arrays)
+    index_path = out.with_suffix(".csv")
+    index.to_csv(index_path, index=False)
+    skipped = dataset.skipped + extraction.skipped
+    skipped_path = out.with_name(out.stem + ".skipped.csv")
+    pd.DataFrame(
+        [{"id": s.id, "path": s.path, "reason": s.reason} for s in skipped],
+        columns=["id", "path", "reason"],
+    ).to_csv(skipped_path, index=False)
+    return Exported(out, index_path, skipped_path, len(clips), len(skipped), shapes)
