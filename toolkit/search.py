@@ -170,11 +170,17 @@ def search(options: SearchOptions, registry: Registry | None = None) -> SearchRe
                 _spawn(payload, options.workers)
         else:
             say(f"the study already holds {options.trials} finished trials; nothing to run")
+        return _summarise(study, options, objective, space, parent, registry, started)
     except KeyboardInterrupt:
         _end_parent(parent, "KILLED")
         say("interrupted: finished trials are kept; continue with the same command and --resume")
         raise
-    return _summarise(study, options, objective, space, parent, registry, started)
+    except BaseException as exc:
+        import mlflow
+
+        _end_parent(parent, "FAILED")
+        mlflow.MlflowClient().set_tag(parent, "error", " ".join(str(exc).split())[:5000])
+        raise
 
 
 def load_data(registry: Registry, options: SearchOptions) -> Any:
