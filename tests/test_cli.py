@@ -15,7 +15,7 @@ def musiclust(*args, cwd=None):
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["run"], ["search"], ["features"], ["plugins"], ["compare"]]
+    "command", [[], ["run"], ["search"], ["features"], ["describe"], ["plugins"], ["compare"]]
 )
 def test_every_command_has_help(command):
     out = musiclust(*command, "--help")

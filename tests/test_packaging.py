@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from packaging.requirements import Requirement
 
+from toolkit.cli import describe as describe_command
 from toolkit.cli import run as run_command
 from toolkit.cli import search as search_command
 
@@ -45,12 +46,14 @@ def test_mlproject_parameters_are_run_options():
     assert mlproject["conda_env"] == "conda.yaml"
 
 
-def test_mlproject_search_parameters_are_search_options():
-    entry = yaml.safe_load((ROOT / "MLproject").read_text())["entry_points"]["search"]
-    options = {opt for p in search_command.params for opt in p.opts}
-    for name in entry["parameters"]:
-        assert f"--{name}" in options
-        assert f"--{name} {{{name}}}" in entry["command"]
+def test_mlproject_search_and_describe_parameters_are_command_options():
+    entries = yaml.safe_load((ROOT / "MLproject").read_text())["entry_points"]
+    for entry_name, command in (("search", search_command), ("describe", describe_command)):
+        entry = entries[entry_name]
+        options = {opt for p in command.params for opt in p.opts}
+        for name in entry["parameters"]:
+            assert f"--{name}" in options
+            assert f"--{name} {{{name}}}" in entry["command"]
 
 
 def test_every_plugin_module_is_an_entry_point():

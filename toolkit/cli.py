@@ -462,6 +462,72 @@ def features(
 
 @cli.command()
 @click.option(
+    "--data",
+    metavar="PATH",
+    help="A folder (one subfolder per label) or a CSV file. Default: the built-in demo data.",
+)
+@click.option("--source", metavar="NAME", help="Data-source plugin (default: from --data).")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="PLUGIN.PARAM=VALUE",
+    help="Set a source or audio parameter, as folder.lyrics=PATH or audio.min_duration=2.",
+)
+@click.option(
+    "--k",
+    metavar="K",
+    help="The K you plan to cluster with (default: the number of labels): labels with too "
+    "few clips for it are reported.",
+)
+@click.option(
+    "--window",
+    metavar="SECONDS",
+    help="Analysis window; shorter clips are reported (default: segments.length, else 3).",
+)
+@click.option(
+    "--experiment", metavar="NAME", help="MLflow experiment (default: named after the data)."
+)
+def describe(
+    data: str | None,
+    source: str | None,
+    sets: tuple[str, ...],
+    k: str | None,
+    window: str | None,
+    experiment: str | None,
+) -> None:
+    """Describe a data set (labels, audio, lyrics, data-quality findings) as an MLflow run.
+
+    \b
+    Examples:
+      musiclust describe --data ~/gtzan/genres_original
+      musiclust describe --data songs.csv --k 7
+    """
+    from toolkit.describe import describe as run_describe
+
+    window_value = None
+    if _given(window) is not None:
+        try:
+            window_value = float(window)  # type: ignore[arg-type]
+        except ValueError:
+            raise SpecError(f"--window: expected seconds, got {window!r}") from None
+    overview = run_describe(
+        get_registry(),
+        data=_given(data),
+        source=_given(source),
+        sets=[s for s in sets if s.strip()],
+        k=_positive(k, "--k", 0) or None,
+        window=window_value,
+        experiment=_given(experiment),
+    )
+    for line in overview.summary:
+        click.echo(line)
+    click.echo(f"run {overview.run_id} in experiment '{overview.experiment}'")
+    click.echo(f"report: {overview.report}")
+
+
+@cli.command()
+@click.option(
     "--experiment",
     metavar="NAME",
     help="Experiment to compare (default: the one of the latest run).",

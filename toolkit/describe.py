@@ -1,0 +1,508 @@
+"""``musiclust describe``: know the data before clustering it, as one tracked MLflow run.
+
+Phases, each with a progress bar:
+  1. list the clips (the data-source plugin; decodes nothing)
+  2. read audio headers: format, sample rate, channels, duration (no decoding)
+  3. hash file contents: exact duplicate audio
+  4. decode with the run's own rules: unreadable, truncated, silent or too-short files
+  5. lyrics: coverage per label, lengths, top terms per label, scripts, duplicates
+
+Everything lands in one run tagged ``musiclust.kind=overview``: tables (CSV), plots (PNG),
+``findings.csv`` (every data-quality problem, one row each) and ``overview.html``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import tempfile
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from toolkit import __version__
+from toolkit.registry import Registry
+
+#: Lyrics whose TF-IDF cosine similarity reaches this are near-duplicates.
+NEAR_DUPLICATE = 0.9
+TOP_TERMS = 10
+
+
+@dataclass
+class Finding:
+    kind: str
+    ids: str
+    detail: str
+
+
+@dataclass
+class Overview:
+    run_id: str
+    experiment: str
+    n_clips: int
+    label_counts: dict[str, dict[str, int]]
+    findings: list[Finding]
+    summary: list[str] = field(default_factory=list)
+    report: str = ""
+
+
+def describe(
+    registry: Registry,
+    *,
+    data: str | None,
+    source: str | None,
+    sets: list[str],
+    config: str | None = None,
+    k: int | None = None,
+    window: float | None = None,
+    experiment: str | None = None,
+    progress: bool = True,
+) -> Overview:
+    import pandas as pd
+
+    from toolkit import tracking
+    from toolkit.audio import AudioSettings
+    from toolkit.spec import build_spec, instantiate
+
+    spec = build_spec(registry, data=data, source=source, sets=sets, config=config, reports=[])
+    settings = AudioSettings.from_params(spec.audio)
+    window = window or spec.segments.get("length") or 3.0
+    source_component = instantiate(registry, "source", spec.source, spec.seed)
+    dataset = source_component.load()
+    clips = dataset.clips
+    findings = [Finding("skipped by the source", s.id, s.reason) for s in dataset.skipped]
+    labels = {
+        col: [c.labels.get(col) for c in clips] for col in dataset.label_columns
+    }  # for describing the data only
+    label_counts = {
+        col: dict(Counter(v for v in values if v is not None).most_common())
+        for col, values in labels.items()
+    }
+    findings += _too_few(label_counts, len(clips), k)
+    findings += _same_id_in_two_labels(clips, labels)
+
+    audio = [c for c in clips if c.audio is not None]
+    headers = pd.DataFrame([_header(c) for c in _bar(audio, "headers", progress)])
+    for _, row in headers[headers["error"].notna()].iterrows() if len(headers) else []:
+        findings.append(Finding("unreadable", row["id"], row["error"]))
+    hashes = {c.id: _hash(Path(c.audio)) for c in _bar(audio, "hashing", progress)}
+    findings += _duplicates(hashes, "duplicate audio", "identical file contents (sha256 {})")
+    decoded = {}
+    for clip in _bar(audio, "decoding", progress):
+        decoded[clip.id] = _decode_problem(clip.audio, settings)
+    for clip_id, problem in decoded.items():
+        if problem and not any(f.ids == clip_id and f.kind == "unreadable" for f in findings):
+            kind = "silent" if problem.startswith("silent") else "not usable"
+            findings.append(Finding(kind, clip_id, problem))
+    if len(headers):
+        readable = headers[headers["error"].isna()]
+        for _, row in readable[readable["duration"] < window].iterrows():
+            findings.append(
+                Finding(
+                    "shorter than the analysis window",
+                    row["id"],
+                    f"{row['duration']:.2f} s < {window:g} s window",
+                )
+            )
+
+    lyrics = _lyrics(clips, labels, progress)
+    findings += lyrics.pop("findings")
+
+    metrics = {
+        "n_clips": float(len(clips)),
+        "n_with_audio": float(len(audio)),
+        "n_with_lyrics": float(sum(c.lyrics is not None for c in clips)),
+        "n_findings": float(len(findings)),
+    }
+    for kind, count in Counter(f.kind for f in findings).items():
+        metrics[f"findings.{kind.replace(' ', '_')}"] = float(count)
+    for col, counts in label_counts.items():
+        metrics[f"{col}.n_labels"] = float(len(counts))
+    if len(headers) and headers["duration"].notna().any():
+        metrics["audio.duration_min"] = float(headers["duration"].min())
+        metrics["audio.duration_max"] = float(headers["duration"].max())
+        metrics["audio.duration_total_h"] = float(headers["duration"].sum() / 3600)
+
+    tags = {
+        "musiclust.kind": "overview",
+        "musiclust.version": __version__,
+        "data.name": dataset.name,
+    }
+    name = experiment or source_component.experiment_name()
+    with tracking.tracked_run(name, f"overview {dataset.name}", tags) as active:
+        tracking.log_params(
+            {
+                "source.name": spec.source.name,
+                **{f"source.{k}": str(v) for k, v in spec.source.params.items()},
+                "overview.window": str(window),
+                "overview.k": str(k) if k else "number of labels",
+            }
+        )
+        tracking.log_metrics(metrics)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp)
+            tables = _tables(out, label_counts, headers, lyrics, findings)
+            plots = _plots(out / "plots", label_counts, headers, lyrics)
+            _html(out / "overview.html", dataset.name, metrics, tables, plots, findings)
+            tracking.log_artifacts(out)
+        import mlflow
+
+        report = f"{mlflow.get_artifact_uri()}/overview.html"
+    summary = _summary(dataset.name, clips, label_counts, headers, findings, metrics)
+    return Overview(
+        active.run_id, active.experiment, len(clips), label_counts, findings, summary, report
+    )
+
+
+# -- phases -------------------------------------------------------------------------------------
+def _bar(items: list, what: str, progress: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(items, desc=what, unit="file", disable=not progress or not items, leave=False)
+
+
+def _header(clip: Any) -> dict[str, Any]:
+    import soundfile as sf
+
+    path = Path(clip.audio)
+    row: dict[str, Any] = {"id": clip.id, "path": str(path), "error": None}
+    try:
+        size = path.stat().st_size
+        row["bytes"] = size
+        if size == 0:
+            row["error"] = "empty file (0 bytes)"
+            return row
+        info = sf.info(str(path))
+    except Exception as exc:
+        row["error"] = f"cannot read the header: {' '.join(str(exc).split())[:200]}"
+        return row
+    row.update(
+        format=info.format,
+        subtype=info.subtype,
+        sample_rate=info.samplerate,
+        channels=info.channels,
+        frames=info.frames,
+        duration=info.frames / info.samplerate if info.samplerate else np.nan,
+    )
+    return row
+
+
+def _hash(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        if path.stat().st_size == 0:  # reported as unreadable, not as duplicates of each other
+            return None
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _decode_problem(path: Any, settings: Any) -> str | None:
+    from toolkit.audio import AudioError, decode
+
+    try:
+        decode(path, settings)
+    except AudioError as exc:
+        return str(exc)
+    return None
+
+
+def _duplicates(keys: dict[str, str | None], kind: str, detail: str) -> list[Finding]:
+    groups: dict[str, list[str]] = defaultdict(list)
+    for clip_id, key in keys.items():
+        if key:
+            groups[key].append(clip_id)
+    return [
+        Finding(kind, ", ".join(ids), detail.format(key[:12]))
+        for key, ids in groups.items()
+        if len(ids) > 1
+    ]
+
+
+def _too_few(counts: dict[str, dict[str, int]], n: int, k: int | None) -> list[Finding]:
+    out = []
+    for col, per_label in counts.items():
+        clusters = k or len(per_label)
+        need = max(2, int(np.ceil(n / clusters / 2))) if clusters else 2
+        for label, count in per_label.items():
+            if count < need:
+                out.append(
+                    Finding(
+                        "too few clips for K",
+                        f"{col}={label}",
+                        f"{count} clip(s); with K={clusters} an average cluster holds "
+                        f"{n / max(clusters, 1):.0f}, and a label needs at least {need} to "
+                        "form one of its own",
+                    )
+                )
+    return out
+
+
+def _same_id_in_two_labels(clips: list, labels: dict[str, list]) -> list[Finding]:
+    out = []
+    for col, values in labels.items():
+        by_stem: dict[str, set] = defaultdict(set)
+        for clip, value in zip(clips, values):
+            if value is not None:
+                by_stem[clip.id.rsplit("/", 1)[-1]].add(value)
+        for stem, found in by_stem.items():
+            if len(found) > 1:
+                out.append(
+                    Finding("same id in two labels", stem, f"{col}: {', '.join(sorted(found))}")
+                )
+    return out
+
+
+def _lyrics(clips: list, labels: dict[str, list], progress: bool) -> dict[str, Any]:
+    from toolkit.text import scripts, tokenize
+
+    texts = {c.id: c.lyrics for c in clips if c.lyrics is not None}
+    findings: list[Finding] = []
+    words, script_rows = {}, []
+    for clip_id, text in _bar(list(texts.items()), "lyrics", progress):
+        words[clip_id] = tokenize(text)
+        counted = scripts(text)
+        main = counted.most_common(1)[0][0] if counted else "none"
+        mixed = [s for s, n in counted.items() if n >= 0.2 * sum(counted.values())]
+        script_rows.append({"id": clip_id, "script": main, "scripts": "+".join(sorted(mixed))})
+    normalised = {i: " ".join(w) for i, w in words.items()}
+    findings += _duplicates(
+        {i: hashlib.sha256(t.encode()).hexdigest() if t else None for i, t in normalised.items()},
+        "duplicate lyrics",
+        "the same words (case and punctuation ignored)",
+    )
+    findings += _near_duplicates(normalised)
+    coverage = {}
+    top_terms = {}
+    for col, values in labels.items():
+        rows = []
+        docs: dict[str, list[str]] = defaultdict(list)
+        for clip, value in zip(clips, values):
+            if value is None:
+                continue
+            docs[value] += words.get(clip.id, [])
+        for value in sorted({v for v in values if v is not None}):
+            members = [c for c, v in zip(clips, values) if v == value]
+            have = [c for c in members if c.id in texts]
+            rows.append(
+                {
+                    "label": value,
+                    "clips": len(members),
+                    "with_lyrics": len(have),
+                    "share": len(have) / len(members),
+                }
+            )
+        coverage[col] = rows
+        top_terms[col] = _top_terms(docs)
+    return {
+        "findings": findings,
+        "lengths": [len(w) for w in words.values()],
+        "scripts": script_rows,
+        "coverage": coverage,
+        "top_terms": top_terms,
+    }
+
+
+def _near_duplicates(texts: dict[str, str]) -> list[Finding]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    ids = [i for i, t in texts.items() if t]
+    if len(ids) < 2:
+        return []
+    try:
+        X = TfidfVectorizer(token_pattern=r"\S+").fit_transform([texts[i] for i in ids])
+    except ValueError:
+        return []
+    similarity = (X @ X.T).toarray()
+    out = []
+    for a in range(len(ids)):
+        for b in range(a + 1, len(ids)):
+            if similarity[a, b] >= NEAR_DUPLICATE and texts[ids[a]] != texts[ids[b]]:
+                out.append(
+                    Finding(
+                        "near-duplicate lyrics",
+                        f"{ids[a]}, {ids[b]}",
+                        f"TF-IDF cosine similarity {similarity[a, b]:.2f}",
+                    )
+                )
+    return out
+
+
+def _top_terms(docs: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The terms most particular to each label (TF-IDF over one document per label)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    labels = [label for label, words in docs.items() if words]
+    if not labels:
+        return {}
+    vectorizer = TfidfVectorizer(analyzer=lambda words: words, sublinear_tf=True)
+    X = vectorizer.fit_transform([docs[label] for label in labels]).toarray()
+    vocab = np.array(vectorizer.get_feature_names_out())
+    return {
+        label: vocab[np.argsort(-X[i])[:TOP_TERMS]][
+            X[i][np.argsort(-X[i])[:TOP_TERMS]] > 0
+        ].tolist()
+        for i, label in enumerate(labels)
+    }
+
+
+# -- output -------------------------------------------------------------------------------------
+def _tables(
+    out: Path, counts: dict, headers: Any, lyrics: dict, findings: list[Finding]
+) -> dict[str, Any]:
+    import pandas as pd
+
+    folder = out / "tables"
+    folder.mkdir(parents=True)
+    tables: dict[str, Any] = {}
+    for col, per_label in counts.items():
+        frame = pd.DataFrame({"label": list(per_label), "clips": list(per_label.values())})
+        tables[f"counts per {col}"] = frame
+        frame.to_csv(folder / f"counts_{col}.csv", index=False)
+        coverage = pd.DataFrame(lyrics["coverage"][col])
+        if len(coverage):
+            tables[f"lyrics coverage per {col}"] = coverage
+            coverage.to_csv(folder / f"lyrics_coverage_{col}.csv", index=False)
+        terms = lyrics["top_terms"].get(col, {})
+        if terms:
+            frame = pd.DataFrame(
+                {"label": list(terms), "top terms": [", ".join(t) for t in terms.values()]}
+            )
+            tables[f"top terms per {col}"] = frame
+            frame.to_csv(folder / f"top_terms_{col}.csv", index=False)
+    if len(headers):
+        headers.to_csv(folder / "audio.csv", index=False)
+        ok = headers[headers["error"].isna()] if "error" in headers else headers
+        if len(ok):
+            summary = []
+            for column in ("format", "subtype", "sample_rate", "channels"):
+                for value, n in ok[column].value_counts().items():
+                    summary.append({"property": column, "value": str(value), "clips": int(n)})
+            tables["audio properties"] = pd.DataFrame(summary)
+    if lyrics["scripts"]:
+        scripts = pd.DataFrame(lyrics["scripts"])
+        scripts.to_csv(folder / "lyrics_scripts.csv", index=False)
+        tables["scripts of the lyrics"] = (
+            scripts["scripts"].value_counts().rename_axis("scripts").reset_index(name="clips")
+        )
+    frame = pd.DataFrame([f.__dict__ for f in findings], columns=["kind", "ids", "detail"])
+    frame.to_csv(out / "findings.csv", index=False)
+    return tables
+
+
+def _plots(out: Path, counts: dict, headers: Any, lyrics: dict) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True)
+    plots = []
+
+    def save(fig: Any, name: str) -> None:
+        fig.tight_layout()
+        fig.savefig(out / f"{name}.png", dpi=90)
+        plt.close(fig)
+        plots.append(out / f"{name}.png")
+
+    for col, per_label in counts.items():
+        fig, ax = plt.subplots(figsize=(max(5, 0.4 * len(per_label)), 3.5))
+        ax.bar(list(map(str, per_label)), list(per_label.values()), color="#4c72b0")
+        ax.set_title(f"clips per {col}")
+        ax.tick_params(axis="x", rotation=60)
+        save(fig, f"counts_{col}")
+        rows = lyrics["coverage"].get(col, [])
+        if rows and any(r["with_lyrics"] for r in rows):
+            fig, ax = plt.subplots(figsize=(max(5, 0.4 * len(rows)), 3.5))
+            ax.bar([str(r["label"]) for r in rows], [r["share"] for r in rows], color="#55a868")
+            ax.set_ylim(0, 1)
+            ax.set_title(f"share of clips with lyrics per {col}")
+            ax.tick_params(axis="x", rotation=60)
+            save(fig, f"lyrics_coverage_{col}")
+    if len(headers) and "duration" in headers and headers["duration"].notna().any():
+        ok = headers[headers["error"].isna()]
+        fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+        axes[0].hist(ok["duration"], bins=30, color="#4c72b0")
+        axes[0].set_title("duration (s)")
+        for ax, column in zip(axes[1:], ("sample_rate", "channels")):
+            values = ok[column].astype(int).value_counts().sort_index()
+            ax.bar(values.index.astype(str), values.values, color="#8172b2")
+            ax.set_title(column.replace("_", " "))
+        save(fig, "audio_properties")
+    if lyrics["lengths"]:
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        ax.hist(lyrics["lengths"], bins=30, color="#55a868")
+        ax.set_title("lyrics length (words)")
+        save(fig, "lyrics_lengths")
+    return plots
+
+
+def _html(
+    path: Path, name: str, metrics: dict, tables: dict, plots: list[Path], findings: list[Finding]
+) -> None:
+    from toolkit.html_report import STYLE
+
+    e = html.escape
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>overview of {e(name)}</title>",
+        f"<style>{STYLE}</style></head><body><h1>Overview of {e(name)}</h1>",
+        "<h2>Data-quality findings</h2>",
+    ]
+    if findings:
+        parts.append("<table><tr><th>kind</th><th>clips</th><th>detail</th></tr>")
+        parts += [
+            f"<tr><td>{e(f.kind)}</td><td>{e(f.ids)}</td><td>{e(f.detail)}</td></tr>"
+            for f in findings
+        ]
+        parts.append("</table>")
+    else:
+        parts.append("<p>None found.</p>")
+    parts.append("<h2>Numbers</h2><table>")
+    parts += [f"<tr><td>{e(k)}</td><td class='n'>{v:.4g}</td></tr>" for k, v in metrics.items()]
+    parts.append("</table>")
+    for title, frame in tables.items():
+        parts.append(f"<h2>{e(title)}</h2>" + frame.to_html(index=False, escape=True))
+    parts.append("<h2>Plots</h2>")
+    parts += [
+        f"<figure><img src='plots/{e(p.name)}'><figcaption>{e(p.stem)}</figcaption></figure>"
+        for p in plots
+    ]
+    parts.append("</body></html>")
+    path.write_text("\n".join(parts), encoding="utf-8")
+
+
+def _summary(
+    name: str, clips: list, counts: dict, headers: Any, findings: list[Finding], metrics: dict
+) -> list[str]:
+    lines = [f"{name}: {len(clips)} clips"]
+    for col, per_label in counts.items():
+        sizes = list(per_label.values())
+        lines.append(
+            f"  {col}: {len(per_label)} labels, {min(sizes)}-{max(sizes)} clips each"
+            if sizes
+            else f"  {col}: none"
+        )
+    if len(headers) and "duration" in headers and headers["duration"].notna().any():
+        ok = headers[headers["error"].isna()]
+        rates = ", ".join(f"{int(r)} Hz" for r in sorted(ok["sample_rate"].unique()))
+        low, high = ok["duration"].min(), ok["duration"].max()
+        lines.append(
+            f"  audio: {len(ok)} readable, {low:.1f}-{high:.1f} s, {rates}, "
+            f"formats {', '.join(sorted(ok['format'].unique()))}"
+        )
+    lines.append(f"  lyrics: {int(metrics['n_with_lyrics'])} of {len(clips)} clips")
+    if findings:
+        kinds = Counter(f.kind for f in findings)
+        lines.append("  findings: " + ", ".join(f"{n} {k}" for k, n in kinds.most_common()))
+        lines += [f"    {f.kind}: {f.ids} ({f.detail})" for f in findings[:8]]
+        if len(findings) > 8:
+            lines.append(f"    ... {len(findings) - 8} more in findings.csv")
+    else:
+        lines.append("  findings: none")
+    return lines

@@ -1,0 +1,64 @@
+"""Text helpers shared by lyrics features and the data overview: words of any script, and
+the scripts a text is written in."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+
+
+def _han(ch: str) -> bool:
+    code = ord(ch)
+    return (
+        0x4E00 <= code <= 0x9FFF
+        or 0x3400 <= code <= 0x4DBF
+        or 0xF900 <= code <= 0xFAFF
+        or 0x20000 <= code <= 0x2FA1F
+    )
+
+
+def tokenize(text: str) -> list[str]:
+    """Words of any script, case-folded: runs of letters, marks and digits (inner ' kept).
+
+    Han characters, written without spaces, are one token each (with 1-2 grams, pairs of them
+    are terms too); Bengali, Devanagari, kana, Hangul and accented words stay whole.
+    """
+    tokens: list[str] = []
+    word: list[str] = []
+    text = unicodedata.normalize("NFC", text).casefold()
+    for i, ch in enumerate(text):
+        if _han(ch):
+            if word:
+                tokens.append("".join(word))
+                word = []
+            tokens.append(ch)
+        elif unicodedata.category(ch)[0] in "LMN":
+            word.append(ch)
+        elif (
+            ch in "'\u2019"
+            and word
+            and i + 1 < len(text)
+            and unicodedata.category(text[i + 1])[0] == "L"
+        ):
+            word.append("'")
+        elif word:
+            tokens.append("".join(word))
+            word = []
+    if word:
+        tokens.append("".join(word))
+    return tokens
+
+
+def script_of(ch: str) -> str | None:
+    """The script of a letter from its Unicode name (LATIN, BENGALI, CYRILLIC, CJK...)."""
+    if unicodedata.category(ch)[0] != "L":
+        return None
+    if _han(ch):
+        return "CJK"
+    name = unicodedata.name(ch, "")
+    return name.split(" ")[0] if name else None
+
+
+def scripts(text: str) -> Counter[str]:
+    """Letters per script in ``text``."""
+    return Counter(s for s in map(script_of, text) if s)
