@@ -65,6 +65,8 @@ def test_str_accepts_scalars_not_lists():
         (Int("k", 5, low=1, high=10, space=(0, 20)), "space bound 0 is invalid"),
         (Choice("m", "a", choices=("a", "b"), space=("a", "c")), "not in choices"),
         (Int("bad name", 1), "not an identifier"),
+        (Int("k", 5, low=1, searchable=True), "no search range"),
+        (Str("path", "x", searchable=True), "cannot be searchable"),
     ],
 )
 def test_declaration_problems_are_named(param, problem):

@@ -177,6 +177,18 @@ class Param:
             extra = [c for c in self.space if c not in self.choices]
             if extra:
                 out.append(f"parameter {self.name!r}: space has values not in choices: {extra}")
+        if self.searchable and self.type == "str":
+            out.append(f"parameter {self.name!r}: a str parameter cannot be searchable")
+        if (
+            self.searchable
+            and self.type in ("int", "float")
+            and self.space is None
+            and (self.low is None or self.high is None)
+        ):
+            out.append(
+                f"parameter {self.name!r} is searchable but has no search range: "
+                "give space=(low, high) or both low and high"
+            )
         try:
             self.validate(self.default)
         except ValueError as exc:

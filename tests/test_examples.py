@@ -1,0 +1,97 @@
+"""The example plugin package of docs/writing-plugins.md, pip-installed and searched over."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import optuna
+import pytest
+
+from tests.conftest import ROOT
+from toolkit.registry import reset_registry
+from toolkit.search import SearchOptions, search
+
+EXAMPLE = ROOT / "examples" / "musiclust-rhythm"
+# BIRCH says when its threshold leaves fewer sub-clusters than K: expected while searching it
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("example-site")
+    source = tmp_path_factory.mktemp("example-src") / "musiclust-rhythm"
+    shutil.copytree(EXAMPLE, source)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return target
+
+
+@pytest.fixture
+def with_example(example_site: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.syspath_prepend(str(example_site))
+    monkeypatch.setenv(
+        "PYTHONPATH",
+        os.pathsep.join(p for p in (str(example_site), os.environ.get("PYTHONPATH", "")) if p),
+    )
+    reset_registry()
+    return example_site
+
+
+def test_the_example_package_is_listed_with_its_version(with_example: Path):
+    out = subprocess.run(
+        [sys.executable, "-m", "toolkit", "plugins"], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    for name in ("onset_stats", "birch"):
+        [line] = [ln for ln in lines if ln.strip().startswith(name + " ")]
+        assert "musiclust-rhythm" in line and "0.1.0" in line
+
+
+def test_a_search_picks_and_tunes_the_example_plugins(with_example: Path, tmp_path: Path):
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    result = search(
+        SearchOptions(
+            features=["onset_stats"],
+            encoders=["pca"],
+            clusterers=["birch"],
+            sets=["demo.n_per_style=4 demo.duration=3"],
+            trials=3,
+            storage=storage,
+        )
+    )
+    study = optuna.load_study(study_name=result.study, storage=storage)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert complete
+    for trial in complete:
+        assert "birch.threshold" in trial.params  # the plugins' own declared spaces
+        assert "onset_stats.max_lag" in trial.params
+        run = mlflow.MlflowClient().get_run(trial.user_attrs["mlflow.run_id"])
+        assert run.data.params["clusterer.name"] == "birch"
+        assert float(run.data.params["clusterer.threshold"]) == pytest.approx(
+            trial.params["birch.threshold"]
+        )
+        assert run.data.tags["plugin.clusterer.birch"] == "musiclust-rhythm==0.1.0"
+        assert run.data.params["feature.names"] == "onset_stats"
+        assert run.data.params["feature.onset_stats.max_lag"] == str(
+            trial.params["onset_stats.max_lag"]
+        )
+    assert result.registered  # the best pipeline (with the plugins) as a registered model
