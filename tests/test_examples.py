@@ -95,3 +95,9 @@ def test_a_search_picks_and_tunes_the_example_plugins(with_example: Path, tmp_pa
             trial.params["onset_stats.max_lag"]
         )
     assert result.registered  # the best pipeline (with the plugins) as a registered model
+
+
+def test_the_guide_shows_the_example_package_verbatim():
+    guide = (ROOT / "docs" / "writing-plugins.md").read_text()
+    for name in ("pyproject.toml", "musiclust_rhythm.py"):
+        assert (EXAMPLE / name).read_text().rstrip() in guide, name

@@ -19,8 +19,8 @@ class OnsetStats(AudioFeature):
     name = "onset_stats"
     version = "1"  # bump when the values change: it is part of the feature cache key
     # declared once: --set parsing, validation, MLflow params and the search space
+    # (the fusion weight every feature has is inherited from the base class)
     params = (
-        *AudioFeature.params,  # keep the fusion weight every feature has
         Int(
             "max_lag",
             64,
