@@ -101,3 +101,17 @@ def test_the_guide_shows_the_example_package_verbatim():
     guide = (ROOT / "docs" / "writing-plugins.md").read_text()
     for name in ("pyproject.toml", "musiclust_rhythm.py"):
         assert (EXAMPLE / name).read_text().rstrip() in guide, name
+
+
+def test_the_guide_covers_every_hook_and_every_declaration_field():
+    import dataclasses
+
+    from toolkit import hookspecs
+    from toolkit.params import Param
+
+    guide = (ROOT / "docs" / "writing-plugins.md").read_text()
+    for field in dataclasses.fields(Param):
+        assert f"`{field.name}`" in guide, field.name
+    for hook, family in hookspecs.HOOK_FAMILIES.items():
+        assert getattr(hookspecs, hook).__doc__  # documented in the code
+        assert f"| {family}" in guide, family

@@ -213,6 +213,30 @@ def test_lyrics_only_data_searches_in_the_tfidf_reference_space(tmp_path: Path):
     assert "best.mood.ami" in mlflow.MlflowClient().get_run(result.parent_run_id).data.metrics
 
 
+def test_a_failing_trial_is_recorded_failed_and_the_search_goes_on(
+    with_plugins: Path, tmp_path: Path
+):
+    storage = _storage(tmp_path)
+    result = search(
+        SearchOptions(
+            encoders=["pca"],
+            clusterers=["explode"],  # a third-party clusterer that always raises
+            sets=list(SMALL_DEMO),
+            trials=3,
+            storage=storage,
+        )
+    )
+    assert result.counts == {"complete": 0, "pruned": 0, "fail": 3, "running": 0}
+    assert result.registered is None and any("no trial completed" in n for n in result.notes)
+    client = mlflow.MlflowClient()
+    for trial in _study(result.study, storage).trials:
+        assert "explode clusterer always fails" in trial.user_attrs["error"]
+        run = client.get_run(trial.user_attrs["mlflow.run_id"])
+        assert run.info.status == "FAILED" and run.data.tags["trial.state"] == "failed"
+        assert "always fails" in run.data.tags["error"]
+    assert client.get_run(result.parent_run_id).info.status == "FINISHED"
+
+
 # -- the space ---------------------------------------------------------------------------------
 def _space(**kw) -> SearchSpace:
     args = {

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import html
 import tempfile
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,7 @@ class Overview:
     findings: list[Finding]
     summary: list[str] = field(default_factory=list)
     report: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def describe(
@@ -67,6 +69,15 @@ def describe(
     from toolkit.audio import AudioSettings
     from toolkit.spec import build_spec, instantiate
 
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[phase] = now - clock
+        clock = now
+
     spec = build_spec(registry, data=data, source=source, sets=sets, config=config, reports=[])
     settings = AudioSettings.from_params(spec.audio)
     window = window or spec.segments.get("length") or 3.0
@@ -84,12 +95,15 @@ def describe(
     findings += _too_few(label_counts, len(clips), k)
     findings += _same_id_in_two_labels(clips, labels)
 
+    lap("listing")
     audio = [c for c in clips if c.audio is not None]
     headers = pd.DataFrame([_header(c) for c in _bar(audio, "headers", progress)])
+    lap("headers")
     for _, row in headers[headers["error"].notna()].iterrows() if len(headers) else []:
         findings.append(Finding("unreadable", row["id"], row["error"]))
     hashes = {c.id: _hash(Path(c.audio)) for c in _bar(audio, "hashing", progress)}
     findings += _duplicates(hashes, "duplicate audio", "identical file contents (sha256 {})")
+    lap("hashing")
     decoded = {}
     for clip in _bar(audio, "decoding", progress):
         decoded[clip.id] = _decode_problem(clip.audio, settings)
@@ -97,6 +111,7 @@ def describe(
         if problem and not any(f.ids == clip_id and f.kind == "unreadable" for f in findings):
             kind = "silent" if problem.startswith("silent") else "not usable"
             findings.append(Finding(kind, clip_id, problem))
+    lap("decoding")
     if len(headers):
         readable = headers[headers["error"].isna()]
         for _, row in readable[readable["duration"] < window].iterrows():
@@ -110,6 +125,7 @@ def describe(
 
     lyrics = _lyrics(clips, labels, progress)
     findings += lyrics.pop("findings")
+    lap("lyrics")
 
     metrics = {
         "n_clips": float(len(clips)),
@@ -121,6 +137,7 @@ def describe(
         metrics[f"findings.{kind.replace(' ', '_')}"] = float(count)
     for col, counts in label_counts.items():
         metrics[f"{col}.n_labels"] = float(len(counts))
+    metrics.update({f"seconds.{phase}": value for phase, value in seconds.items()})
     if len(headers) and headers["duration"].notna().any():
         metrics["audio.duration_min"] = float(headers["duration"].min())
         metrics["audio.duration_max"] = float(headers["duration"].max())
@@ -153,7 +170,14 @@ def describe(
         report = f"{mlflow.get_artifact_uri()}/overview.html"
     summary = _summary(dataset.name, clips, label_counts, headers, findings, metrics)
     return Overview(
-        active.run_id, active.experiment, len(clips), label_counts, findings, summary, report
+        active.run_id,
+        active.experiment,
+        len(clips),
+        label_counts,
+        findings,
+        summary,
+        report,
+        seconds,
     )
 
 
