@@ -95,3 +95,14 @@ def test_describe_on_gtzan_mini_from_the_command_line(gtzan_mini: Path, tmp_path
     assert "lyrics: 35 of 50 clips" in out.stdout
     assert "shorter than the analysis window" in out.stdout  # some clips are 15 s
     assert "report: " in out.stdout and "overview.html" in out.stdout
+
+
+def test_metadata_only_reads_headers_and_says_what_it_did_not_check(tmp_path: Path):
+    root = planted(tmp_path)
+    overview = describe(
+        get_registry(), data=str(root), source=None, sets=[], progress=False, samples=False
+    )
+    kinds = {f.kind for f in overview.findings}
+    assert "unreadable" in kinds and "too few clips for K" in kinds  # from names and headers
+    assert not kinds & {"duplicate audio", "silent"}  # these need the samples
+    assert "metadata only" in overview.summary[-1]

@@ -486,6 +486,11 @@ def features(
     help="Analysis window; shorter clips are reported (default: segments.length, else 3).",
 )
 @click.option(
+    "--metadata-only",
+    is_flag=True,
+    help="Read names and headers only: skip hashing and decoding (fast on large collections).",
+)
+@click.option(
     "--experiment", metavar="NAME", help="MLflow experiment (default: named after the data)."
 )
 def describe(
@@ -494,6 +499,7 @@ def describe(
     sets: tuple[str, ...],
     k: str | None,
     window: str | None,
+    metadata_only: bool,
     experiment: str | None,
 ) -> None:
     """Describe a data set (labels, audio, lyrics, data-quality findings) as an MLflow run.
@@ -519,6 +525,7 @@ def describe(
         k=_positive(k, "--k", 0) or None,
         window=window_value,
         experiment=_given(experiment),
+        samples=not metadata_only,
     )
     for line in overview.summary:
         click.echo(line)

@@ -62,7 +62,10 @@ def describe(
     window: float | None = None,
     experiment: str | None = None,
     progress: bool = True,
+    samples: bool = True,
 ) -> Overview:
+    """The overview run; ``samples=False`` reads names and headers only (no hashing or
+    decoding: duplicates, silent and undecodable files are then not looked for)."""
     import pandas as pd
 
     from toolkit import tracking
@@ -101,11 +104,12 @@ def describe(
     lap("headers")
     for _, row in headers[headers["error"].notna()].iterrows() if len(headers) else []:
         findings.append(Finding("unreadable", row["id"], row["error"]))
-    hashes = {c.id: _hash(Path(c.audio)) for c in _bar(audio, "hashing", progress)}
+    checked = audio if samples else []
+    hashes = {c.id: _hash(Path(c.audio)) for c in _bar(checked, "hashing", progress)}
     findings += _duplicates(hashes, "duplicate audio", "identical file contents (sha256 {})")
     lap("hashing")
     decoded = {}
-    for clip in _bar(audio, "decoding", progress):
+    for clip in _bar(checked, "decoding", progress):
         decoded[clip.id] = _decode_problem(clip.audio, settings)
     for clip_id, problem in decoded.items():
         if problem and not any(f.ids == clip_id and f.kind == "unreadable" for f in findings):
@@ -156,6 +160,7 @@ def describe(
                 **{f"source.{k}": str(v) for k, v in spec.source.params.items()},
                 "overview.window": str(window),
                 "overview.k": str(k) if k else "number of labels",
+                "overview.samples": str(samples).lower(),
             }
         )
         tracking.log_metrics(metrics)
@@ -169,6 +174,8 @@ def describe(
 
         report = f"{mlflow.get_artifact_uri()}/overview.html"
     summary = _summary(dataset.name, clips, label_counts, headers, findings, metrics)
+    if not samples and audio:
+        summary.append("  (metadata only: duplicate, silent and undecodable audio not checked)")
     return Overview(
         active.run_id,
         active.experiment,
