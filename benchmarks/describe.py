@@ -88,7 +88,8 @@ def main() -> None:
         f"({hours:.1f} h of audio, {out['cpus']} CPUs)",
         "",
         "Written by `python benchmarks/describe.py`: a generated GTZAN-style folder (WAV, "
-        "22050 Hz mono, lyrics for every other clip). Seconds per phase:",
+        "22050 Hz mono, lyrics for every other clip), just written, so its files are in the "
+        "OS cache. Seconds per phase:",
         "",
         "| phase | seconds | what it reads |",
         "|---|---|---|",
