@@ -64,6 +64,7 @@ def test_every_planted_problem_is_found_and_named(tmp_path: Path):
     files = Path(mlflow.artifacts.download_artifacts(run_id=overview.run_id))
     scripts = pd.read_csv(files / "tables" / "lyrics_scripts.csv")
     assert set(scripts["script"]) == {"LATIN", "BENGALI"}
+    assert set(scripts["language"]) == {"en", "bn"}
     findings = pd.read_csv(files / "findings.csv")
     assert len(findings) == len(overview.findings)
     page = (files / "overview.html").read_text()

@@ -291,7 +291,7 @@ def _same_id_in_two_labels(clips: list, labels: dict[str, list]) -> list[Finding
 
 
 def _lyrics(clips: list, labels: dict[str, list], progress: bool) -> dict[str, Any]:
-    from toolkit.text import scripts, tokenize
+    from toolkit.text import guess_language, scripts, tokenize
 
     texts = {c.id: c.lyrics for c in clips if c.lyrics is not None}
     findings: list[Finding] = []
@@ -301,7 +301,14 @@ def _lyrics(clips: list, labels: dict[str, list], progress: bool) -> dict[str, A
         counted = scripts(text)
         main = counted.most_common(1)[0][0] if counted else "none"
         mixed = [s for s, n in counted.items() if n >= 0.2 * sum(counted.values())]
-        script_rows.append({"id": clip_id, "script": main, "scripts": "+".join(sorted(mixed))})
+        script_rows.append(
+            {
+                "id": clip_id,
+                "script": main,
+                "scripts": "+".join(sorted(mixed)),
+                "language": guess_language(words[clip_id], main),
+            }
+        )
     normalised = {i: " ".join(w) for i, w in words.items()}
     findings += _duplicates(
         {i: hashlib.sha256(t.encode()).hexdigest() if t else None for i, t in normalised.items()},
@@ -421,6 +428,9 @@ def _tables(
         scripts.to_csv(folder / "lyrics_scripts.csv", index=False)
         tables["scripts of the lyrics"] = (
             scripts["scripts"].value_counts().rename_axis("scripts").reset_index(name="clips")
+        )
+        tables["languages of the lyrics (guessed from common words)"] = (
+            scripts["language"].value_counts().rename_axis("language").reset_index(name="clips")
         )
     frame = pd.DataFrame([f.__dict__ for f in findings], columns=["kind", "ids", "detail"])
     frame.to_csv(out / "findings.csv", index=False)

@@ -62,3 +62,31 @@ def script_of(ch: str) -> str | None:
 def scripts(text: str) -> Counter[str]:
     """Letters per script in ``text``."""
     return Counter(s for s in map(script_of, text) if s)
+
+
+#: A few of the commonest words of some languages written in Latin script.
+STOPWORDS = {
+    "en": "the and you i to a me my it in of is that your on all love we be for",
+    "es": "el la de que y en un una es no por los las mi tu con para me te amor",
+    "pt": "o a de que e do da em um uma não os as meu eu você com para se amor",
+    "fr": "le la les de et un une je tu il elle est pas que qui dans pour mon ton",
+    "de": "der die das und ich du nicht ist ein eine mit mein dich mir zu es auf",
+    "it": "il la di che e un una non per sono mi ti con il mio amore io tu le",
+    "nl": "de het een en ik je niet is van dat met mijn op zijn we voor maar",
+}
+_STOP = {lang: frozenset(words.split()) for lang, words in STOPWORDS.items()}
+_SCRIPT_LANGUAGES = {"BENGALI": "bn", "DEVANAGARI": "hi", "HANGUL": "ko", "ARABIC": "ar"}
+
+
+def guess_language(tokens: list[str], script: str) -> str:
+    """A rough language guess: common-word overlap for Latin script (en, es, pt, fr, de, it,
+    nl), the script's main language for a few others, else ``<script> script``."""
+    if script != "LATIN":
+        if script in _SCRIPT_LANGUAGES:
+            return _SCRIPT_LANGUAGES[script]
+        return "unknown" if script == "none" else f"{script.lower()} script"
+    if not tokens:
+        return "unknown"
+    hits = {lang: sum(t in words for t in tokens) for lang, words in _STOP.items()}
+    best = max(hits, key=hits.get)
+    return best if hits[best] >= max(3, 0.05 * len(tokens)) else "unknown"
