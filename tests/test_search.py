@@ -345,11 +345,14 @@ def _cli(*args: str) -> list[str]:
 def _wait_for(storage: str, predicate, timeout: float = 240.0) -> list:
     deadline = time.time() + timeout
     while time.time() < deadline:
-        names = optuna.study.get_all_study_names(storage) if Path(storage[10:]).exists() else []
-        if names:
-            trials = optuna.load_study(study_name=names[0], storage=storage).get_trials()
-            if predicate(trials):
-                return trials
+        try:  # the search may be creating the database right now
+            names = optuna.study.get_all_study_names(storage) if Path(storage[10:]).exists() else []
+            if names:
+                trials = optuna.load_study(study_name=names[0], storage=storage).get_trials()
+                if predicate(trials):
+                    return trials
+        except Exception:
+            pass
         time.sleep(0.5)
     raise AssertionError("the search did not get there in time")
 

@@ -202,15 +202,25 @@ def make_storage(url: str) -> Any:
         if not folder.is_dir():
             raise SpecError(f"--storage {url}: the folder {folder} does not exist")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(
-                url,
-                engine_kwargs=engine_kwargs,
-                heartbeat_interval=HEARTBEAT_S,
-                grace_period=GRACE_S,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
-            )
+        for attempt in range(3):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    return RDBStorage(
+                        url,
+                        engine_kwargs=engine_kwargs,
+                        heartbeat_interval=HEARTBEAT_S,
+                        grace_period=GRACE_S,
+                        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                            max_retry=1
+                        ),
+                    )
+            except Exception as exc:  # another process creating the same new database
+                racing = type(exc).__name__ in ("IntegrityError", "OperationalError")
+                if not racing or attempt == 2:
+                    raise
+                time.sleep(1.0 + attempt)
+        raise AssertionError("unreachable")
     except ImportError:
         raise SpecError(
             f"--storage {redact(url)}: the database driver for it is not installed",
