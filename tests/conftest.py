@@ -58,39 +58,49 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("site-packages")
     sources = tmp_path_factory.mktemp("plugin-src")
     for name in ("good", "misbehaving"):
-        src = sources / name
-        shutil.copytree(PLUGIN_PACKAGES / name, src)  # builds write into the source tree
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--no-deps",
-                "--no-index",
-                "--no-build-isolation",
-                "--target",
-                str(target),
-                str(src),
-            ],
-            check=True,
-            capture_output=True,
-        )
+        pip_install(PLUGIN_PACKAGES / name, sources / name, target)
     return target
+
+
+def pip_install(package: Path, copy: Path, target: Path) -> None:
+    """pip-install a package folder (copied first: builds write into the source tree) into
+    ``target``, offline, with its entry points."""
+    shutil.copytree(package, copy)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(copy),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
+def visible(site: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make packages installed in ``site`` visible, in this process and in subprocesses."""
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv(
+        "PYTHONPATH",
+        os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p),
+    )
+    importlib.invalidate_caches()
+    reset_registry()
+    return site
 
 
 @pytest.fixture
 def with_plugins(plugin_site: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Make the installed test plugins visible, in this process and in subprocesses."""
-    monkeypatch.syspath_prepend(str(plugin_site))
-    monkeypatch.setenv(
-        "PYTHONPATH",
-        os.pathsep.join(p for p in (str(plugin_site), os.environ.get("PYTHONPATH", "")) if p),
-    )
-    importlib.invalidate_caches()
-    reset_registry()
-    return plugin_site
+    return visible(plugin_site, monkeypatch)
 
 
 @pytest.fixture(scope="session")

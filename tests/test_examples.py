@@ -1,7 +1,5 @@
 """The example plugin package of docs/writing-plugins.md, pip-installed and searched over."""
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +8,7 @@ import mlflow
 import optuna
 import pytest
 
-from tests.conftest import ROOT
-from toolkit.registry import reset_registry
+from tests.conftest import ROOT, pip_install, visible
 from toolkit.search import SearchOptions, search
 
 EXAMPLE = ROOT / "examples" / "musiclust-rhythm"
@@ -22,37 +19,13 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 @pytest.fixture(scope="module")
 def example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("example-site")
-    source = tmp_path_factory.mktemp("example-src") / "musiclust-rhythm"
-    shutil.copytree(EXAMPLE, source)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            str(source),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    pip_install(EXAMPLE, tmp_path_factory.mktemp("example-src") / "musiclust-rhythm", target)
     return target
 
 
 @pytest.fixture
 def with_example(example_site: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.syspath_prepend(str(example_site))
-    monkeypatch.setenv(
-        "PYTHONPATH",
-        os.pathsep.join(p for p in (str(example_site), os.environ.get("PYTHONPATH", "")) if p),
-    )
-    reset_registry()
-    return example_site
+    return visible(example_site, monkeypatch)
 
 
 def test_the_example_package_is_listed_with_its_version(with_example: Path):

@@ -76,13 +76,20 @@ def _given(value: str | None) -> str | None:
     return value if value not in (None, "") else None
 
 
+def _data_options(command: Any) -> Any:
+    """--data and --source, the same on every command that reads data."""
+    command = click.option(
+        "--source", metavar="NAME", help="Data-source plugin (default: from --data)."
+    )(command)
+    return click.option(
+        "--data",
+        metavar="PATH",
+        help="A folder (one subfolder per label) or a CSV file. Default: the built-in demo data.",
+    )(command)
+
+
 @cli.command()
-@click.option(
-    "--data",
-    metavar="PATH",
-    help="A folder (one subfolder per label) or a CSV file. Default: the built-in demo data.",
-)
-@click.option("--source", metavar="NAME", help="Data-source plugin (default: from --data).")
+@_data_options
 @click.option(
     "--features",
     metavar="A,B",
@@ -231,12 +238,7 @@ def _positive(text: str | None, flag: str, default: int) -> int:
 
 
 @cli.command()
-@click.option(
-    "--data",
-    metavar="PATH",
-    help="A folder (one subfolder per label) or a CSV file. Default: the built-in demo data.",
-)
-@click.option("--source", metavar="NAME", help="Data-source plugin (default: from --data).")
+@_data_options
 @click.option(
     "--features",
     metavar="A,B",
@@ -402,12 +404,7 @@ def _print_search(result: Any, uri: str) -> None:
 
 
 @cli.command()
-@click.option(
-    "--data",
-    metavar="PATH",
-    help="A folder (one subfolder per label) or a CSV file. Default: the built-in demo data.",
-)
-@click.option("--source", metavar="NAME", help="Data-source plugin (default: from --data).")
+@_data_options
 @click.option(
     "--features",
     metavar="A,B",
@@ -461,12 +458,7 @@ def features(
 
 
 @cli.command()
-@click.option(
-    "--data",
-    metavar="PATH",
-    help="A folder (one subfolder per label) or a CSV file. Default: the built-in demo data.",
-)
-@click.option("--source", metavar="NAME", help="Data-source plugin (default: from --data).")
+@_data_options
 @click.option(
     "--set",
     "sets",

@@ -111,20 +111,7 @@ def search(options: SearchOptions, registry: Registry | None = None) -> SearchRe
     if options.workers < 1:
         raise SpecError(f"--workers must be at least 1, got {options.workers}")
     objective = get_objective(options.objective, options.seed)
-    dataset = load_data(registry, options)
-    modalities = {
-        m for m, ok in (("audio", dataset.has_audio), ("lyrics", dataset.has_lyrics)) if ok
-    }
-    space = SearchSpace.build(
-        registry,
-        options.base(),
-        options.encoders,
-        options.clusterers,
-        options.features,
-        options.sets,
-        modalities,
-        len(dataset.clips),
-    )
+    dataset, space = prepare(registry, options)
     if objective.supervised:
         if not dataset.label_columns:
             raise SpecError(f"objective '{options.objective}' needs labels; the data has none")
@@ -165,7 +152,7 @@ def search(options: SearchOptions, registry: Registry | None = None) -> SearchRe
         remaining = options.trials - len(_finished(study))
         if remaining > 0:
             if options.workers == 1:
-                run_worker(payload, 0)
+                run_worker(payload, 0, space)
             else:
                 _spawn(payload, options.workers)
         else:
@@ -183,12 +170,27 @@ def search(options: SearchOptions, registry: Registry | None = None) -> SearchRe
         raise
 
 
-def load_data(registry: Registry, options: SearchOptions) -> Any:
-    """The data set's clip list (decodes nothing), with the user's source settings."""
+def prepare(registry: Registry, options: SearchOptions) -> tuple[Any, SearchSpace]:
+    """The data set's clip list (decodes nothing, with the user's source settings) and the
+    space checked against it."""
     from toolkit.spec import build_spec, instantiate
 
     spec = build_spec(registry, **options.base(), sets=shared_sets(registry, options.sets))
-    return instantiate(registry, "source", spec.source, options.seed).load()
+    dataset = instantiate(registry, "source", spec.source, options.seed).load()
+    modalities = {
+        m for m, ok in (("audio", dataset.has_audio), ("lyrics", dataset.has_lyrics)) if ok
+    }
+    space = SearchSpace.build(
+        registry,
+        options.base(),
+        options.encoders,
+        options.clusterers,
+        options.features,
+        options.sets,
+        modalities,
+        len(dataset.clips),
+    )
+    return dataset, space
 
 
 def make_storage(url: str) -> Any:
@@ -382,8 +384,9 @@ class WorkerArgs:
     tracking_uri: str
 
 
-def run_worker(args: WorkerArgs, index: int) -> None:
-    """Run trials of the study until it holds ``options.trials`` finished ones."""
+def run_worker(args: WorkerArgs, index: int, space: SearchSpace | None = None) -> None:
+    """Run trials of the study until it holds ``options.trials`` finished ones (a spawned
+    worker builds the space again from the options; the searching process passes its own)."""
     import optuna
     from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
@@ -399,20 +402,7 @@ def run_worker(args: WorkerArgs, index: int) -> None:
     objective = get_objective(
         args.objective if args.label is None else f"{args.objective}:{args.label}", options.seed
     )
-    dataset = load_data(registry, options)
-    modalities = {
-        m for m, ok in (("audio", dataset.has_audio), ("lyrics", dataset.has_lyrics)) if ok
-    }
-    space = SearchSpace.build(
-        registry,
-        options.base(),
-        options.encoders,
-        options.clusterers,
-        options.features,
-        options.sets,
-        modalities,
-        len(dataset.clips),
-    )
+    space = space or prepare(registry, options)[1]
     storage = make_storage(options.storage)
     study = optuna.load_study(
         study_name=args.study,
