@@ -34,22 +34,18 @@ CANDIDATES = ("reference_silhouette", "reference_gap", "stability", "label_free"
 
 
 def main() -> None:
-    from quality import prepare
+    from quality import make_chain, prepare
     from scipy.stats import spearmanr
     from sklearn.cluster import AgglomerativeClustering, KMeans
     from sklearn.metrics import adjusted_mutual_info_score
 
-    from toolkit.chain import Chain
     from toolkit.fusion import standardise
     from toolkit.objectives import COLLAPSED, Inputs, get_objective
-    from toolkit.registry import get_registry
-    from toolkit.spec import instantiate
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    registry = get_registry()
     _, ex, *_ = prepare(args.data, "audio_stats", "identity", "kmeans", ())
     reference = standardise(ex.blocks["audio_stats"].values, ex.blocks["audio_stats"].mask)
     truth = np.array([c.labels["genre"] for c in ex.dataset.clips])
@@ -57,14 +53,7 @@ def main() -> None:
     rows = []
     for features, encoder, seed in LATENTS:
         spec, ex2, feats, audio, framing = prepare(args.data, features, encoder, "kmeans", ())
-        chain = Chain(
-            feats,
-            instantiate(registry, "encoder", spec.encoder, seed),
-            instantiate(registry, "clusterer", spec.clusterer, seed),
-            audio,
-            framing,
-            spec.segments["back"],
-        )
+        chain = make_chain(spec, feats, audio, framing, seed)
         Z, _ = chain.fit_predict(ex2.blocks, len(ex2.dataset.clips))
         for algo in ("kmeans", "ward"):
             for k in range(2, 17):

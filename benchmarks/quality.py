@@ -81,28 +81,33 @@ def prepare(
     return spec, extraction, feats, audio, framing
 
 
-def evaluate(
-    data: str, features: str | None, encoder: str, clusterer: str, sets: tuple[str, ...], seeds
-) -> dict:
-    from sklearn import metrics
-
+def make_chain(spec, feats, audio, framing, seed: int):
+    """The chain a run would fit for ``spec``, its encoder and clusterer seeded."""
     from toolkit.chain import Chain
     from toolkit.registry import get_registry
     from toolkit.spec import instantiate
 
     registry = get_registry()
+    return Chain(
+        feats,
+        instantiate(registry, "encoder", spec.encoder, seed),
+        instantiate(registry, "clusterer", spec.clusterer, seed),
+        audio,
+        framing,
+        spec.segments["back"],
+    )
+
+
+def evaluate(
+    data: str, features: str | None, encoder: str, clusterer: str, sets: tuple[str, ...], seeds
+) -> dict:
+    from sklearn import metrics
+
     spec, extraction, feats, audio, framing = prepare(data, features, encoder, clusterer, sets)
     truth = [c.labels["genre"] for c in extraction.dataset.clips]
     rows = []
     for seed in seeds:
-        chain = Chain(
-            feats,
-            instantiate(registry, "encoder", spec.encoder, seed),
-            instantiate(registry, "clusterer", spec.clusterer, seed),
-            audio,
-            framing,
-            spec.segments["back"],
-        )
+        chain = make_chain(spec, feats, audio, framing, seed)
         started = time.perf_counter()
         _, clusters = chain.fit_predict(extraction.blocks, len(extraction.dataset.clips))
         seconds = time.perf_counter() - started

@@ -559,6 +559,9 @@ def _twin(trial: Any, spec_hash: str) -> Any:
 class TrialHooks(RunHooks):
     """A trial's part in its pipeline run: child run, pruning reports, the objective."""
 
+    #: Trained encoders report the objective during training (for the pruner).
+    reports_epochs = True
+
     def __init__(self, runner: TrialRunner, trial: Any) -> None:
         import optuna
 
@@ -611,7 +614,8 @@ class TrialHooks(RunHooks):
             }
         encoder = chain.encoder
         epochs = getattr(encoder, "epochs", None)
-        if epochs and not getattr(chain.clusterer, "needs_encoder_method", None):
+        reportable = epochs and not getattr(chain.clusterer, "needs_encoder_method", None)
+        if self.reports_epochs and reportable:
             self.every = max(1, epochs // REPORTS)
             encoder.epoch_callback = self.on_epoch
 
@@ -645,8 +649,9 @@ class TrialHooks(RunHooks):
     def inputs(
         self, latent: np.ndarray, clusters: np.ndarray, active_units: float | None
     ) -> Inputs:
+        found = len(set(clusters[clusters != -1].tolist()))
+
         def refit(idx: np.ndarray, draw: int) -> np.ndarray:
-            found = len(set(clusters[clusters != -1].tolist()))
             clusterer = self.fresh_clusterer(draw)
             if getattr(clusterer, "needs_encoder_method", None):
                 # the encoder's own clusters cannot be re-fitted alone: a Gaussian mixture
@@ -667,16 +672,10 @@ class TrialHooks(RunHooks):
         )
 
     def fresh_clusterer(self, draw: int) -> Any:
-        from toolkit.spec import instantiate
-
-        part = self.chain_spec_clusterer()
-        return instantiate(self.runner.registry, "clusterer", part, self.runner.options.seed + draw)
-
-    def chain_spec_clusterer(self) -> Any:
-        from toolkit.spec import Part
-
-        clusterer = self.chain.clusterer
-        return Part(clusterer.name, clusterer.get_params())
+        """An unfitted twin of the trial's clusterer, seeded for this draw."""
+        twin = type(self.chain.clusterer)(**self.chain.clusterer.get_params())
+        twin.random_state = self.runner.options.seed + draw
+        return twin
 
 
 # -- after the trials ------------------------------------------------------------------------
@@ -808,6 +807,8 @@ def _refit_best(
 class _RefitHooks(TrialHooks):
     """The best spec again: a child run scored like a trial, with no trial to report to."""
 
+    reports_epochs = False
+
     def __init__(self, runner: TrialRunner, number: int) -> None:
         self.runner = runner
         self.trial = _NoTrial()
@@ -827,10 +828,6 @@ class _RefitHooks(TrialHooks):
             "best_of_trial": str(self.number),
             **describe(self.runner.objective),
         }
-
-    def before_fit(self, chain: Any, extraction: Any, reference: np.ndarray | None) -> None:
-        super().before_fit(chain, extraction, reference)
-        chain.encoder.__dict__.pop("epoch_callback", None)
 
 
 class _NoTrial:

@@ -71,7 +71,7 @@ STOPWORDS = {
     "pt": "o a de que e do da em um uma não os as meu eu você com para se amor",
     "fr": "le la les de et un une je tu il elle est pas que qui dans pour mon ton",
     "de": "der die das und ich du nicht ist ein eine mit mein dich mir zu es auf",
-    "it": "il la di che e un una non per sono mi ti con il mio amore io tu le",
+    "it": "il la di che e un una non per sono mi ti con mio amore io tu le",
     "nl": "de het een en ik je niet is van dat met mijn op zijn we voor maar",
 }
 _STOP = {lang: frozenset(words.split()) for lang, words in STOPWORDS.items()}
