@@ -3,6 +3,11 @@ training rows per second, on the CPU and on CUDA where there is one.
 
     python benchmarks/encoders.py [--data ../shared/data/gtzan-mini] [--epochs 20]
 
+On a machine without librosa or the data (a GPU box), time the same inputs saved here:
+
+    python benchmarks/encoders.py --save-inputs .device/inputs.pkl     # here
+    python benchmarks/encoders.py --inputs .device/inputs.pkl --results DIR   # there
+
 The features are extracted once (cached) with each encoder's default features and default
 windows (3 s windows for the 2-D features), fused as a run fuses them, then each encoder trains
 for ``--epochs`` epochs with early stopping off. Writes benchmarks/results/encoders.json and
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import platform
 import sys
 from pathlib import Path
@@ -72,12 +78,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--save-inputs", help="write each encoder's (spec, input) here; stop")
+    parser.add_argument("--inputs", help="time inputs saved by --save-inputs (no extraction)")
+    parser.add_argument("--results", default=str(RESULTS), help="folder for the tables")
     args = parser.parse_args()
+    if args.inputs:
+        inputs = pickle.loads(Path(args.inputs).read_bytes())
+    else:
+        inputs = {
+            label: encoder_input(args.data, label.split()[0], sets)
+            for label, sets in ENCODERS.items()
+        }
+    if args.save_inputs:
+        Path(args.save_inputs).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.save_inputs).write_bytes(pickle.dumps(inputs))
+        return
     devices = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
     results = []
-    for label, sets in ENCODERS.items():
-        name = label.split()[0]
-        spec, X = encoder_input(args.data, name, sets)
+    for label, (spec, X) in inputs.items():
         for device in devices:
             out = {"encoder": label, **time_encoder(spec, X, args.epochs, device)}
             results.append(out)
@@ -95,8 +113,11 @@ def main() -> None:
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "machine": platform.platform(),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "encoders.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+    results_dir = Path(args.results)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / "encoders.json").write_text(
+        json.dumps({"meta": meta, "results": results}, indent=1)
+    )
     lines = [
         f"# Encoder training speed on {meta['data']} (torch {meta['torch']}, "
         f"{meta['threads']} CPU threads, GPU: {meta['gpu'] or 'none on this machine'})",
@@ -113,7 +134,7 @@ def main() -> None:
             f"| {r['parameters']:,} | {r['seconds_per_epoch'] * 1000:.1f} "
             f"| {r['rows_per_second']:.0f} |"
         )
-    (RESULTS / "encoders.md").write_text("\n".join(lines) + "\n")
+    (results_dir / "encoders.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,11 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_cache: Path):
     """Each test runs in its own folder with its own sqlite MLflow store and a fresh registry."""
     monkeypatch.chdir(tmp_path)
-    import mlflow
+    try:
+        import mlflow
+    except ImportError:  # a GPU machine with torch alone runs tests/test_cuda.py only
+        yield
+        return
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 from conftest import SMALL_DEMO
+from encoder_inputs import make_encoder, synthetic_input
 from mlflow.tracking import MlflowClient
 
 from plugins.encoders.nn import losses
@@ -18,32 +19,6 @@ from toolkit import EncoderInput, pipeline
 from toolkit.errors import DataError, SpecError
 from toolkit.registry import get_registry
 from toolkit.spec import build_spec
-
-FAST = {"epochs": 6, "patience": 3, "batch_size": 16}
-
-
-def make_encoder(name, **params):
-    encoder = get_registry().get("encoder", name).cls(**{**FAST, **params})
-    encoder.random_state = 0
-    return encoder
-
-
-def synthetic_input(n=40, with_matrix=True, missing_lyrics=True):
-    """Two groups of rows that differ in both blocks; lyrics missing for some rows."""
-    rng = np.random.default_rng(0)
-    group = np.repeat([0, 1], n // 2)
-    vectors = rng.normal(size=(n, 12)).astype(np.float32) + group[:, None] * 2.0
-    blocks = {"tfidf": vectors}
-    masks = {"tfidf": np.ones(n, dtype=bool)}
-    if missing_lyrics:
-        masks["tfidf"][::5] = False
-        vectors[::5] = 0.0
-    if with_matrix:
-        image = rng.normal(size=(n, 10, 24)).astype(np.float32) + group[:, None, None]
-        blocks["stack39"] = image
-        masks["stack39"] = np.ones(n, dtype=bool)
-    columns = {"language": np.array(["en", "bn"] * (n // 2), dtype=object)}
-    return EncoderInput(vectors, blocks, masks, columns=columns)
 
 
 @pytest.mark.parametrize(
@@ -160,23 +135,6 @@ def test_training_is_reproducible_with_a_seed():
     other = make_encoder("vae")
     other.random_state = 1
     assert not np.array_equal(first, other.fit(X).transform(X))
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-def test_training_on_cuda():
-    X = synthetic_input()
-    encoder = make_encoder("hybrid_vae", device="cuda").fit(X)
-    assert encoder.device_.startswith("cuda")
-    assert next(encoder.torch_module().parameters()).device.type == "cpu"  # kept for pickling
-    cpu = make_encoder("hybrid_vae", device="cpu").fit(X)
-    assert encoder.transform(X).shape == cpu.transform(X).shape
-
-
-def test_asking_for_cuda_without_it_is_one_clear_error():
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA")
-    with pytest.raises(RuntimeError, match="no CUDA device"):
-        make_encoder("vae", device="cuda").fit(synthetic_input(with_matrix=False))
 
 
 @pytest.mark.shared_data
