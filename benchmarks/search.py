@@ -84,6 +84,7 @@ def one_search(
         "counts": result.counts,
         "seed": seed,
         "best": result.best_label,
+        "best_framing": _framing(study.best_trial.params) if result.best_value is not None else "",
         "best_k": result.best_metrics.get("n_clusters"),
         "best_ami": result.best_metrics.get("genre.ami"),
         "best_objective": result.best_value,
@@ -94,6 +95,15 @@ def one_search(
     }
 
 
+def _framing(params: dict) -> str:
+    """The picked trial's framing: whole clips, or the window length and the way back."""
+    length = params.get("segments.length", "")
+    if length is None:
+        return "whole clips"
+    back = params.get("segments.back")
+    return f"{length:g} s windows, {back}" if length != "" else (back or "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA / "genres_original"))
@@ -101,8 +111,11 @@ def main() -> None:
     parser.add_argument("--speed", action="store_true", help="trials/min with 1 and 2 workers")
     parser.add_argument("--trials", type=int, default=16, help="trials per speed setting")
     parser.add_argument("--seeds", default="0,1,2", help="seeds of the quality searches")
+    parser.add_argument("--encoders", help="the quality searches' encoders (comma-separated)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    if args.encoders:
+        QUALITY_SPACE["encoders"] = args.encoders.split(",")
     path = RESULTS / "search.json"
     saved = json.loads(path.read_text()) if path.exists() else {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -115,7 +128,8 @@ def main() -> None:
                 row = one_search(args.data, 40, 1, folder, QUALITY_SPACE, seed, speed=False)
                 rows.append(row)
                 print(
-                    f"seed {seed}: picked {row['best']} K={row['best_k']:.0f} "
+                    f"seed {seed}: picked {row['best']} ({row['best_framing']}) "
+                    f"K={row['best_k']:.0f} "
                     f"AMI {row['best_ami']:.3f} "
                     f"(best AMI in the study {row['max_ami_in_study']:.3f}) "
                     f"in {row['seconds']:.0f} s",
@@ -166,13 +180,14 @@ def _markdown(saved: dict) -> str:
             f"--features {','.join(q['features'])} --seed N`, default objective (label_free), "
             "median pruning. AMI against genre is read after the search, for this table only.",
             "",
-            "| seed | picked pipeline | K | objective | AMI of the pick | best AMI among its "
-            "trials | wall s |",
-            "|---|---|---|---|---|---|---|",
+            "| seed | picked pipeline | framing | K | objective | AMI of the pick | best AMI "
+            "among its trials | wall s |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for r in saved["quality"]:
             lines.append(
-                f"| {r['seed']} | {r['best']} | {r['best_k']:.0f} | {r['best_objective']:.4f} | "
+                f"| {r['seed']} | {r['best']} | {r.get('best_framing', '')} | {r['best_k']:.0f} | "
+                f"{r['best_objective']:.4f} | "
                 f"{r['best_ami']:.3f} | {r['max_ami_in_study']:.3f} | {r['seconds']:.0f} |"
             )
         amis = [r["best_ami"] for r in saved["quality"]]

@@ -137,6 +137,46 @@ def test_windows_cover_each_clip_and_the_reference_stays_per_clip(tmp_path):
     assert result.reference.values.shape == (2, 91) and result.reference.groups is None
 
 
+def test_the_reference_is_each_clips_audio_stats_over_texture_windows(tmp_path):
+    import soundfile as sf
+
+    # a clip of two sections (low, then high) and a clip shorter than one window
+    sr = 22050
+    t = np.arange(int(3.5 * sr)) / sr
+    sections = [0.3 * np.sin(2 * np.pi * f * t) for f in (220.0, 1760.0)]
+    (tmp_path / "a").mkdir()
+    sf.write(tmp_path / "a" / "long.wav", np.concatenate(sections), sr)
+    write_tone(tmp_path / "a" / "short.wav", seconds=1.5, freq=300)
+    ds = Dataset("t", [Clip(n, audio=tmp_path / "a" / f"{n}.wav") for n in ("long", "short")])
+    cache = FeatureCache(tmp_path / "c")
+    run = extract(
+        ds,
+        [feature("mfcc_stats")],
+        AudioSettings(),
+        reference=feature("audio_stats"),
+        cache=cache,
+        progress=False,
+    )
+    windows = extract(
+        ds,
+        [feature("audio_stats")],
+        AudioSettings(),
+        framing=Framing(2.0),
+        cache=cache,
+        progress=False,
+    ).blocks["audio_stats"]
+    whole = extract(ds, [feature("audio_stats")], AudioSettings(), cache=cache, progress=False)
+    assert windows.groups.tolist() == [0, 0, 0, 0, 1]  # 0, 2, 4 s and one ending at 7 s
+    expected = np.stack([windows.values[windows.groups == g].mean(axis=0) for g in (0, 1)])
+    assert run.reference.groups is None and run.reference.mask.all()
+    assert np.allclose(run.reference.values, expected, rtol=1e-5, atol=1e-5)
+    # not the whole-clip statistics (their spreads mix the sections of a clip)...
+    gap = run.reference.values[0] - whole.blocks["audio_stats"].values[0]
+    assert np.linalg.norm(gap) > 0.1 * np.linalg.norm(run.reference.values[0])
+    # ...except for a clip shorter than one window, which is its own single window
+    assert np.allclose(run.reference.values[1], whole.blocks["audio_stats"].values[1], atol=1e-5)
+
+
 def test_unicode_words_stay_whole():
     assert tokenize("আমার সোনার বাংলা") == ["আমার", "সোনার", "বাংলা"]
     assert tokenize("मेरा दिल, तेरा दिल") == ["मेरा", "दिल", "तेरा", "दिल"]

@@ -18,10 +18,10 @@ import yaml
 from optuna.trial import TrialState
 
 from tests.conftest import SMALL_DEMO
-from toolkit.errors import SpecError
+from toolkit.errors import DataError, SpecError
 from toolkit.objectives import COLLAPSED, Inputs, get_objective
 from toolkit.registry import get_registry
-from toolkit.search import SearchOptions, search
+from toolkit.search import SearchOptions, refitter, search
 from toolkit.space import SearchSpace
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -42,7 +42,7 @@ def test_search_on_demo_logs_trials_as_child_runs_and_registers_the_best(tmp_pat
         SearchOptions(
             encoders=["pca", "ae"],
             clusterers=["kmeans", "gmm"],
-            sets=[*SMALL_DEMO, "ae.epochs=30"],
+            sets=[*SMALL_DEMO, "ae.epochs=30", "segments.length=none"],  # framing: its own test
             trials=6,
             storage=storage,
         )
@@ -258,7 +258,8 @@ def test_space_is_conditional_and_errors_name_the_known_plugins():
         trial = study.ask()
         choice = space.suggest(trial)
         prefixes = {p.split(".")[0] for p in trial.params if "." in p}
-        assert prefixes <= {choice.encoder, choice.clusterer, *space.defaults[choice.encoder]}
+        chosen = {choice.encoder, choice.clusterer, *space.defaults[choice.encoder]}
+        assert prefixes <= chosen | {"segments"}
         assert f"{choice.encoder}.latent_dim" in trial.params or choice.encoder == "pca"
         study.tell(trial, 0.0)
     with pytest.raises(SpecError, match=r"known.*pca"):
@@ -272,6 +273,37 @@ def test_space_is_conditional_and_errors_name_the_known_plugins():
     assert any("cvae" in note for note in default.notes)
     fixed = _space(encoders=["pca"], clusterers=["kmeans"], sets=["kmeans.n_clusters=auto"])
     assert "kmeans" not in fixed.declarations  # a --set parameter is fixed, not searched
+    assert fixed.hash() != _space(encoders=["pca"], clusterers=["kmeans"]).hash()
+
+
+def test_framing_is_searched_where_it_applies_and_fixed_by_set():
+    space = _space(encoders=["pca", "conv_vae"], clusterers=["kmeans"])
+    assert space.framing == ("length", "back")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen = set()
+    for _ in range(30):
+        trial = study.ask()
+        choice = space.suggest(trial)
+        if choice.encoder == "pca":  # vector audio features: whole clips, 2 s or 3 s windows
+            length = trial.params["segments.length"]
+            seen.add(length)
+            assert f"segments.length={'none' if length is None else length}" in choice.sets
+            assert ("segments.back" in trial.params) == (length is not None)
+        else:  # 2-D features keep their own window (auto), so only the way back is searched
+            assert "segments.length" not in trial.params
+            assert "segments.back" in trial.params
+        study.tell(trial, 0.0)
+    assert seen == {None, 2.0, 3.0}
+
+    fixed = _space(encoders=["pca"], clusterers=["kmeans"], sets=["segments.length=3"])
+    assert fixed.framing == ("back",)
+    trial = optuna.create_study().ask()
+    fixed.suggest(trial)
+    assert "segments.back" in trial.params and "segments.length" not in trial.params
+    whole = _space(encoders=["pca"], clusterers=["kmeans"], sets=["segments.length=none"])
+    trial = optuna.create_study().ask()
+    assert not [i for i in whole.suggest(trial).sets if i.startswith("segments.back")]
+    assert _space(encoders=["pca"], modalities={"lyrics"}).framing == ()
     assert fixed.hash() != _space(encoders=["pca"], clusterers=["kmeans"]).hash()
 
 
@@ -335,6 +367,36 @@ def test_label_free_objective_rejects_collapse_and_prefers_real_structure():
         get_objective("silhuette")
     with pytest.raises(SpecError, match="genre"):
         get_objective("ami:genre").score(Inputs(truth, None, None, None, labels={}))
+
+
+def test_stability_refits_voting_windows_on_the_drawn_clips_windows():
+    from toolkit.segments import mean_by_group, vote
+
+    rng = np.random.default_rng(0)
+    n, per = 12, 4  # 12 clips of 4 windows in 3 well-separated groups
+    groups = np.repeat(np.arange(n), per)
+    truth = np.repeat(np.arange(3), n // 3)
+    rows = 8.0 * np.eye(3, 5)[truth[groups]] + rng.normal(size=(n * per, 5))
+    latent = mean_by_group(rows, groups, n)
+    kmeans = get_registry().get("clusterer", "kmeans").cls
+
+    def fresh(k: int):
+        def make(draw: int):
+            clusterer = kmeans(n_clusters=k)
+            clusterer.random_state = draw
+            return clusterer
+
+        return make
+
+    clusters = vote(kmeans(n_clusters=3).fit_predict(rows), groups, n)
+    refit = refitter(fresh(3), latent, clusters, "vote", groups, rows)
+    stable = get_objective("stability").score(Inputs(clusters, None, None, refit))
+    assert stable.value == pytest.approx(1.0)
+    # K above the drawn clips but below their windows: only a re-fit on windows can run
+    idx = np.arange(5)
+    assert len(refitter(fresh(8), latent, clusters, "vote", groups, rows)(idx, 0)) == 5
+    with pytest.raises(DataError, match="only 5 points"):
+        refitter(fresh(8), latent, clusters, "latent", groups, rows)(idx, 0)
 
 
 # -- processes: kill and resume, two workers ---------------------------------------------------

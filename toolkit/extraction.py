@@ -31,7 +31,7 @@ from toolkit.cache import FeatureCache, digest, file_identity
 from toolkit.components import AudioFeature, FeatureExtractor, LyricsFeature
 from toolkit.data import Dataset, Skip
 from toolkit.errors import DataError, PluginError
-from toolkit.segments import Framing
+from toolkit.segments import TEXTURE_WINDOW, Framing, mean_by_group
 
 log = logging.getLogger("musiclust")
 
@@ -88,13 +88,15 @@ def extract(
         (f, settings, framing) for f in features
     ]
     if reference is not None:
+        # audio references are taken over texture windows, then averaged per clip
+        texture = Framing(TEXTURE_WINDOW) if isinstance(reference, AudioFeature) else Framing()
         in_run = any(reference is f for f in features)
-        per_clip_defaults = settings == AudioSettings() and framing == Framing()
-        if in_run and isinstance(reference, AudioFeature) and not per_clip_defaults:
-            reference = type(reference)(**reference.get_params())  # a per-clip twin
+        shared = settings == AudioSettings() and framing == texture
+        if in_run and isinstance(reference, AudioFeature) and not shared:
+            reference = type(reference)(**reference.get_params())  # a twin of its own
             in_run = False
         if not in_run:
-            plan.append((reference, AudioSettings(), Framing()))
+            plan.append((reference, AudioSettings(), texture))
 
     needs_audio = any(isinstance(f, AudioFeature) for f in features)
     audio_plan = [p for p in plan if isinstance(p[0], AudioFeature)]
@@ -122,7 +124,7 @@ def extract(
         else:
             block = _lyrics_block(feature, kept, cache)
         if feature is reference:
-            reference_block = block
+            reference_block = _per_clip(block, len(keep))
         if any(feature is f for f in features):
             blocks[feature.name] = block
     stats = {
@@ -131,6 +133,15 @@ def extract(
         "extract_seconds": time.perf_counter() - started,
     }
     return Extraction(kept, blocks, reference_block, skipped, stats)
+
+
+def _per_clip(block: FeatureBlock, n: int) -> FeatureBlock:
+    """A windowed block as one row per clip: the mean of its windows."""
+    if block.groups is None:
+        return block
+    values = mean_by_group(block.values, block.groups, n).astype(np.float32)
+    mask = np.bincount(block.groups[block.mask], minlength=n) > 0
+    return FeatureBlock(block.name, block.modality, block.output, values, mask)
 
 
 # -- audio ---------------------------------------------------------------------------------

@@ -3,8 +3,14 @@
 Label-free objectives never see labels, nor their number. They score a clustering in the data
 set's fixed *reference space* (the standardised ``audio_stats`` of the clips, ``tfidf`` without
 audio), never in the trial's own latent space, so a latent that collapsed or was stretched to
-look clustered cannot grade itself. Every objective returns the value and its parts (logged as
-``objective.<part>`` in the trial's run), and a collapsed clustering (one cluster, or the
+look clustered cannot grade itself. A clip's reference ``audio_stats`` are taken over 2 s
+texture windows and averaged (:data:`toolkit.segments.TEXTURE_WINDOW`): statistics of a whole
+clip mix its sections (an intro, a chorus) into their spreads, and clusterings fitted on those
+very statistics graded themselves best in that space. On the dev clips the texture reference
+ranks clusterings closer to genre; ``benchmarks/results/objectives.md`` compares both.
+
+Every objective returns the value and its parts (logged as ``objective.<part>`` in the trial's
+run), and a collapsed clustering (one cluster, or the
 largest holding more than half of the clips, or fewer than 2 active latent units: the
 contract's ``collapsed=true``) scores :data:`COLLAPSED`, below any real clustering.
 
@@ -17,7 +23,8 @@ same K removes that pull and leaves what the clusters explain beyond chance.
 ``stability``: how well the clustering survives re-fitting the clusterer on bootstrap
 subsamples (80% of the clips, ten draws): the mean adjusted Rand index between the re-fit's
 clusters and the trial's on the subsample. Clusters that are an artefact of one fit do not
-come back.
+come back. The re-fit takes the trial's own way to clip clusters (windows that vote are
+re-clustered and vote again).
 
 ``label_free`` (the default): ``reference_gap * stability`` (both must hold), or the gap alone
 when it is not positive (no structure beyond chance ranks below any that has some). See

@@ -38,6 +38,7 @@ from toolkit.errors import SpecError
 from toolkit.objectives import COLLAPSED, Inputs, Objective, describe, get_objective
 from toolkit.pipeline import RunHooks
 from toolkit.registry import Registry, get_registry
+from toolkit.segments import vote
 from toolkit.space import SearchSpace, shared_sets
 
 log = logging.getLogger("musiclust")
@@ -627,10 +628,11 @@ class TrialHooks(RunHooks):
         if (epoch + 1) % self.every:
             return
         clusterer = self.fresh_clusterer(0)
+        rows = encode()
         latent, clusters = self.chain.clip_clusters(
-            encode(), self.groups, self.n, clusterer.fit_predict
+            rows, self.groups, self.n, clusterer.fit_predict
         )
-        value = self.runner.objective.score(self.inputs(latent, clusters, None)).value
+        value = self.runner.objective.score(self.inputs(latent, clusters, None, rows)).value
         self.trial.report(value, epoch)
         mlflow.log_metric("objective.intermediate", value, step=epoch)
         if self.trial.should_prune():
@@ -639,29 +641,23 @@ class TrialHooks(RunHooks):
             )
 
     def score(self, ev: Any, metrics: dict[str, float]) -> dict[str, float]:
+        rows = getattr(self.chain, "fit_rows_", (None, None))[0]
         scored = self.runner.objective.score(
-            self.inputs(ev.latent, ev.clusters, metrics.get("active_units"))
+            self.inputs(ev.latent, ev.clusters, metrics.get("active_units"), rows)
         )
         if scored.reason:
             self.trial.set_user_attr("objective.note", f"collapsed: {scored.reason}")
         return {"objective": scored.value, **{f"objective.{k}": v for k, v in scored.parts.items()}}
 
     def inputs(
-        self, latent: np.ndarray, clusters: np.ndarray, active_units: float | None
+        self,
+        latent: np.ndarray,
+        clusters: np.ndarray,
+        active_units: float | None,
+        rows: np.ndarray | None = None,
     ) -> Inputs:
-        found = len(set(clusters[clusters != -1].tolist()))
-
-        def refit(idx: np.ndarray, draw: int) -> np.ndarray:
-            clusterer = self.fresh_clusterer(draw)
-            if getattr(clusterer, "needs_encoder_method", None):
-                # the encoder's own clusters cannot be re-fitted alone: a Gaussian mixture
-                # with as many components stands in for them
-                from sklearn.mixture import GaussianMixture
-
-                model = GaussianMixture(max(found, 1), covariance_type="diag", random_state=draw)
-                return model.fit_predict(latent[idx])
-            return np.asarray(clusterer.fit_predict(latent[idx]))
-
+        """What the objective scores; its re-fits redo the trial's own way to clip clusters."""
+        refit = refitter(self.fresh_clusterer, latent, clusters, self.chain.back, self.groups, rows)
         return Inputs(
             clusters=np.asarray(clusters),
             reference=self.reference,
@@ -676,6 +672,41 @@ class TrialHooks(RunHooks):
         twin = type(self.chain.clusterer)(**self.chain.clusterer.get_params())
         twin.random_state = self.runner.options.seed + draw
         return twin
+
+
+def refitter(
+    fresh: Any,
+    latent: np.ndarray,
+    clusters: np.ndarray,
+    back: str,
+    groups: np.ndarray | None,
+    rows: np.ndarray | None,
+) -> Any:
+    """``(clip indices, draw) -> clusters of those clips``, re-fitted the way the trial got
+    its clusters: on the clip latents, or, when windows vote, on the drawn clips' windows.
+    ``fresh(draw)`` makes an unfitted, seeded twin of the trial's clusterer."""
+    found = len(set(clusters[clusters != -1].tolist()))
+    voting = back == "vote" and groups is not None and rows is not None
+
+    def refit(idx: np.ndarray, draw: int) -> np.ndarray:
+        clusterer = fresh(draw)
+        if getattr(clusterer, "needs_encoder_method", None):
+            # the encoder's own clusters cannot be re-fitted alone: a Gaussian mixture
+            # with as many components stands in for them
+            from sklearn.mixture import GaussianMixture
+
+            model = GaussianMixture(max(found, 1), covariance_type="diag", random_state=draw)
+            return model.fit_predict(latent[idx])
+        if voting:
+            assert groups is not None and rows is not None
+            position = np.full(len(latent), -1)
+            position[idx] = np.arange(len(idx))
+            drawn = position[groups] >= 0
+            windows = np.asarray(clusterer.fit_predict(rows[drawn]))
+            return vote(windows, position[groups][drawn], len(idx))
+        return np.asarray(clusterer.fit_predict(latent[idx]))
+
+    return refit
 
 
 # -- after the trials ------------------------------------------------------------------------

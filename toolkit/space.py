@@ -6,6 +6,11 @@ combination of one to three of them that the encoder accepts and the data can fe
 the plugins it picked, each under ``<plugin>.<param>`` from the plugin's declaration (its
 ``space`` or bounds, its log scale). Parameters given with ``--set`` are fixed, not searched.
 
+On audio data the framing is searched too: ``segments.length`` among whole clips, 2 s and 3 s
+windows (:data:`toolkit.segments.SEARCHED_LENGTHS`) for trials whose audio features are vectors
+(2-D features keep their own window, ``auto``), and ``segments.back`` whenever the trial cuts
+windows. ``--set segments.length=...`` or ``--set segments.back=...`` fixes them.
+
 A categorical whose choices depend on an earlier pick is named after that pick
 (``ae.features``, ``vade.clusterer``) so each name always has one fixed set of choices, which
 Optuna requires of a stored study. The space hash keys the study name, so allowing another
@@ -22,6 +27,7 @@ from toolkit.cache import digest
 from toolkit.errors import SpecError, did_you_mean
 from toolkit.params import Param
 from toolkit.registry import Registry
+from toolkit.segments import SEARCHED_LENGTHS, SEGMENT_PARAMS
 from toolkit.spec import SETTINGS, build_spec
 
 MAX_FEATURES = 3
@@ -53,6 +59,11 @@ class SearchSpace:
     notes: list[str] = field(default_factory=list)
     #: Upper limits from the data (K below the number of clips), by parameter name.
     caps: dict[str, int] = field(default_factory=dict)
+    #: The framing parameters searched (``segments.length``, ``segments.back``), not fixed.
+    framing: tuple[str, ...] = ()
+    #: Features by output and modality, for deciding per trial whether framing applies.
+    vector_audio: frozenset[str] = frozenset()
+    matrix: frozenset[str] = frozenset()
 
     # -- building ---------------------------------------------------------------------------
     @classmethod
@@ -147,6 +158,14 @@ class SearchSpace:
         others = {i.name for f in ("source", "metric", "report") for i in registry.infos(f)}
         _check_fixed(sets, searched | others)
         caps = {} if n_items is None else {"n_clusters": max(2, n_items - 1)}
+        framing: tuple[str, ...] = ()
+        if "audio" in modalities:
+            framing = tuple(p for p in ("length", "back") if f"segments.{p}" not in fixed_keys)
+        outputs = {
+            name: (info.cls.output, info.cls.modality)
+            for name in plugins
+            if (info := registry.find(name)) is not None and info.family == "feature"
+        }
         return cls(
             usable,
             by_encoder,
@@ -157,6 +176,9 @@ class SearchSpace:
             searched,
             notes,
             caps,
+            framing,
+            frozenset(n for n, o in outputs.items() if o == ("vector", "audio")),
+            frozenset(n for n, o in outputs.items() if o[0] == "matrix"),
         )
 
     # -- using it ---------------------------------------------------------------------------
@@ -170,6 +192,7 @@ class SearchSpace:
                 "fixed": sorted(self.fixed),
                 "caps": self.caps,
                 "params": {k: [p.to_dict() for p in v] for k, v in self.declarations.items()},
+                **({"framing": [*self.framing, *SEARCHED_LENGTHS]} if self.framing else {}),
             }
         )[:8]
 
@@ -190,7 +213,38 @@ class SearchSpace:
             for param in self.declarations.get(plugin, ()):
                 value = suggest_param(trial, f"{plugin}.{param.name}", param, self.caps)
                 sets.append(f"{plugin}.{param.name}={'none' if value is None else value}")
+        sets += self.suggest_framing(trial, features or self.defaults[encoder])
         return Choice(encoder, clusterer, features, sets)
+
+    def suggest_framing(self, trial: Any, features: list[str]) -> list[str]:
+        """``segments.*`` items for a trial with these features (searched ones only)."""
+        if not self.framing:
+            return []
+        matrix = any(f in self.matrix for f in features)
+        length: Any = self._fixed_length()
+        if "length" in self.framing:
+            if matrix or not any(f in self.vector_audio for f in features):
+                length = "auto"  # 2-D features keep their own window; no audio: no windows
+            else:
+                length = trial.suggest_categorical("segments.length", list(SEARCHED_LENGTHS))
+        items = (
+            []
+            if "length" not in self.framing or length == "auto"
+            else [f"segments.length={'none' if length is None else length}"]
+        )
+        windows = matrix if length == "auto" else length is not None
+        if "back" in self.framing and windows:
+            back = next(p for p in SEGMENT_PARAMS if p.name == "back")
+            items.append(f"segments.back={suggest_param(trial, 'segments.back', back)}")
+        return items
+
+    def _fixed_length(self) -> Any:
+        """The user's ``segments.length`` (parsed), or ``auto``."""
+        for item in self.fixed:
+            key, _, value = item.partition("=")
+            if key == "segments.length":
+                return next(p for p in SEGMENT_PARAMS if p.name == "length").parse(value)
+        return "auto"
 
     def describe(self) -> list[str]:
         lines = [f"encoders: {', '.join(self.encoders)}"]
@@ -205,6 +259,13 @@ class SearchSpace:
             )
         for plugin, params in self.declarations.items():
             lines.append(f"  {plugin}: " + ", ".join(_domain(p) for p in params))
+        if self.framing:
+            lengths = ", ".join("none" if v is None else f"{v:g}" for v in SEARCHED_LENGTHS)
+            domains = {
+                "length": f"length in {{{lengths}}} (vector audio features)",
+                "back": "back in {latent, features, vote} (when windows)",
+            }
+            lines.append("  segments: " + ", ".join(domains[p] for p in self.framing))
         return lines
 
 
