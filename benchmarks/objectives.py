@@ -20,6 +20,7 @@ import argparse
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,16 @@ def fitter(algo: str, k: int):
     return fit
 
 
+class Seeded:
+    """The clusterer of one clustering, seeded for a re-fit draw (what refitter expects)."""
+
+    def __init__(self, fit, draw: int) -> None:
+        self.fit, self.draw = fit, draw
+
+    def fit_predict(self, Z: np.ndarray) -> np.ndarray:
+        return self.fit(Z, self.draw)
+
+
 def references(data: str) -> dict[str, np.ndarray]:
     """Each candidate reference space: standardised audio_stats per clip."""
     from quality import make_chain, prepare
@@ -105,15 +116,7 @@ def clusterings(data: str):
                         clusters = vote(fit(rows), groups, n)
                     else:
                         clusters = fit(latent)
-
-                    class Fresh:  # the clusterer, re-fitted for a draw
-                        def __init__(self, draw: int, fit=fit) -> None:
-                            self.draw, self.fit = draw, fit
-
-                        def fit_predict(self, Z: np.ndarray) -> np.ndarray:
-                            return self.fit(Z, self.draw)
-
-                    refit = refitter(Fresh, latent, clusters, back, groups, rows)
+                    refit = refitter(partial(Seeded, fit), latent, clusters, back, groups, rows)
                     frame = "whole clips" if length is None else f"{length} s {back}"
                     yield (
                         {

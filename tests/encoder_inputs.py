@@ -9,6 +9,15 @@ from toolkit import EncoderInput
 from toolkit.registry import get_registry
 
 FAST = {"epochs": 6, "patience": 3, "batch_size": 16}
+#: Every trained encoder, with the parameters it needs on the synthetic input.
+ENCODERS = [
+    ("ae", {}),
+    ("vae", {}),
+    ("conv_vae", {}),
+    ("hybrid_vae", {}),
+    ("cvae", {"condition": "language"}),
+    ("vade", {"n_clusters": 2, "pretrain_epochs": 3}),
+]
 
 
 def make_encoder(name, **params):

@@ -5,17 +5,9 @@ clear error for ``device=cuda`` is checked."""
 import numpy as np
 import pytest
 import torch
-from encoder_inputs import make_encoder, synthetic_input
+from encoder_inputs import ENCODERS, make_encoder, synthetic_input
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-ENCODERS = [
-    ("ae", {}),
-    ("vae", {}),
-    ("conv_vae", {}),
-    ("hybrid_vae", {}),
-    ("cvae", {"condition": "language"}),
-    ("vade", {"n_clusters": 2, "pretrain_epochs": 3}),
-]
 
 
 @cuda

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 from conftest import SMALL_DEMO
-from encoder_inputs import make_encoder, synthetic_input
+from encoder_inputs import ENCODERS, make_encoder, synthetic_input
 from mlflow.tracking import MlflowClient
 
 from plugins.encoders.nn import losses
@@ -21,17 +21,7 @@ from toolkit.registry import get_registry
 from toolkit.spec import build_spec
 
 
-@pytest.mark.parametrize(
-    "name, params",
-    [
-        ("ae", {}),
-        ("vae", {}),
-        ("conv_vae", {}),
-        ("hybrid_vae", {}),
-        ("cvae", {"condition": "language"}),
-        ("vade", {"n_clusters": 2, "pretrain_epochs": 3}),
-    ],
-)
+@pytest.mark.parametrize("name, params", ENCODERS)
 def test_every_encoder_gives_one_finite_latent_row_per_input_row(name, params):
     X = synthetic_input()
     encoder = make_encoder(name, latent_dim=5, **params).fit(X)
