@@ -315,6 +315,18 @@ def test_feature_lists_become_per_encoder_combinations():
     )
     assert "mfcc_stats,mel,tfidf" in space.features["pca"]  # pca flattens 2-D features
     assert all("mel" in combo for combo in space.features["conv_vae"])  # needs its 2-D block
+    # a fusion weight is searched only beside another block
+    pair = _space(encoders=["pca"], clusterers=["kmeans"], features=["mfcc_stats", "audio_stats"])
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    sizes = set()
+    for _ in range(12):
+        trial = study.ask()
+        features = pair.suggest(trial).features
+        weights = {p.split(".")[0] for p in trial.params if p.endswith(".weight")}
+        assert weights == (set(features) if len(features) > 1 else set())
+        sizes.add(len(features))
+        study.tell(trial, 0.0)
+    assert sizes == {1, 2}
     lyrics_only = _space(encoders=["pca"], features=["mfcc_stats", "tfidf"], modalities={"lyrics"})
     assert lyrics_only.features["pca"] == ["tfidf"]
 

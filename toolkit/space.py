@@ -4,7 +4,10 @@ A trial first picks its encoder, then its features (when ``--features`` lists se
 combination of one to three of them that the encoder accepts and the data can feed; without
 ``--features`` the encoder's own defaults), then its clusterer, then the parameters of exactly
 the plugins it picked, each under ``<plugin>.<param>`` from the plugin's declaration (its
-``space`` or bounds, its log scale). Parameters given with ``--set`` are fixed, not searched.
+``space`` or bounds, its log scale). Parameters given with ``--set`` are fixed, not searched; a
+feature's fusion ``weight`` is searched only when the trial fuses it with another block (alone,
+it only rescales the whole input: inert for scale-free steps, a twin of the scale parameter of
+others such as DBSCAN's ``eps``, and a useless dimension for the sampler's model either way).
 
 On audio data the framing is searched too: ``segments.length`` among whole clips, 2 s and 3 s
 windows (:data:`toolkit.segments.SEARCHED_LENGTHS`) for trials whose audio features are vectors
@@ -207,10 +210,13 @@ class SearchSpace:
         full = sorted({c for cs in self.clusterers.values() for c in cs})
         key = "clusterer" if sorted(options) == full else f"{encoder}.clusterer"
         clusterer = trial.suggest_categorical(key, options)
-        chosen = [encoder, clusterer, *(features or self.defaults[encoder])]
+        blocks = features or self.defaults[encoder]
+        chosen = [encoder, clusterer, *blocks]
         sets = applying(self.fixed, set(chosen), self.searched)
         for plugin in chosen:
             for param in self.declarations.get(plugin, ()):
+                if param.name == "weight" and blocks == [plugin]:
+                    continue  # a fusion weight only matters beside another block
                 value = suggest_param(trial, f"{plugin}.{param.name}", param, self.caps)
                 sets.append(f"{plugin}.{param.name}={'none' if value is None else value}")
         sets += self.suggest_framing(trial, features or self.defaults[encoder])
