@@ -78,6 +78,7 @@ def one_search(
     return {
         "workers": workers,
         "trials": len(finished),
+        "repeats": sum("duplicate_of" in t.user_attrs for t in finished),  # score reused
         "seconds": seconds,
         "trials_per_minute": 60 * len(finished) / seconds,
         "mean_trial_seconds": sum(durations) / max(len(durations), 1),
@@ -148,7 +149,8 @@ def main() -> None:
                 row = one_search(args.data, args.trials, workers, folder)
                 rows.append(row)
                 print(
-                    f"{workers} worker(s): {row['trials']} trials in {row['seconds']:.0f} s = "
+                    f"{workers} worker(s): {row['trials']} trials ({row['repeats']} repeats) "
+                    f"in {row['seconds']:.0f} s = "
                     f"{row['trials_per_minute']:.2f} trials/min "
                     f"(mean trial {row['mean_trial_seconds']:.1f} s)",
                     flush=True,
@@ -204,12 +206,13 @@ def _markdown(saved: dict) -> str:
             "trial is a full tracked run (child run, metrics, tables) scored by the default "
             "objective.",
             "",
-            "| workers | trials | wall s | trials/min | mean trial s |",
-            "|---|---|---|---|---|",
+            "| workers | trials | of them repeats (score reused) | wall s | trials/min | "
+            "mean trial s |",
+            "|---|---|---|---|---|---|",
         ]
         for r in saved["speed"]:
             lines.append(
-                f"| {r['workers']} | {r['trials']} | {r['seconds']:.0f} | "
+                f"| {r['workers']} | {r['trials']} | {r.get('repeats', '')} | {r['seconds']:.0f} | "
                 f"{r['trials_per_minute']:.2f} | {r['mean_trial_seconds']:.1f} |"
             )
     return "\n".join(lines) + "\n"

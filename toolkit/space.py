@@ -34,6 +34,7 @@ from toolkit.segments import SEARCHED_LENGTHS, SEGMENT_PARAMS
 from toolkit.spec import SETTINGS, build_spec
 
 MAX_FEATURES = 3
+_SEGMENTS = {p.name: p for p in SEGMENT_PARAMS}
 
 
 @dataclass
@@ -219,7 +220,7 @@ class SearchSpace:
                     continue  # a fusion weight only matters beside another block
                 value = suggest_param(trial, f"{plugin}.{param.name}", param, self.caps)
                 sets.append(f"{plugin}.{param.name}={'none' if value is None else value}")
-        sets += self.suggest_framing(trial, features or self.defaults[encoder])
+        sets += self.suggest_framing(trial, blocks)
         return Choice(encoder, clusterer, features, sets)
 
     def suggest_framing(self, trial: Any, features: list[str]) -> list[str]:
@@ -240,8 +241,8 @@ class SearchSpace:
         )
         windows = matrix if length == "auto" else length is not None
         if "back" in self.framing and windows:
-            back = next(p for p in SEGMENT_PARAMS if p.name == "back")
-            items.append(f"segments.back={suggest_param(trial, 'segments.back', back)}")
+            back = suggest_param(trial, "segments.back", _SEGMENTS["back"])
+            items.append(f"segments.back={back}")
         return items
 
     def _fixed_length(self) -> Any:
@@ -249,7 +250,7 @@ class SearchSpace:
         for item in self.fixed:
             key, _, value = item.partition("=")
             if key == "segments.length":
-                return next(p for p in SEGMENT_PARAMS if p.name == "length").parse(value)
+                return _SEGMENTS["length"].parse(value)
         return "auto"
 
     def describe(self) -> list[str]:
@@ -269,7 +270,7 @@ class SearchSpace:
             lengths = ", ".join("none" if v is None else f"{v:g}" for v in SEARCHED_LENGTHS)
             domains = {
                 "length": f"length in {{{lengths}}} (vector audio features)",
-                "back": "back in {latent, features, vote} (when windows)",
+                "back": f"back in {{{', '.join(_SEGMENTS['back'].choices)}}} (when windows)",
             }
             lines.append("  segments: " + ", ".join(domains[p] for p in self.framing))
         return lines
