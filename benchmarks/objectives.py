@@ -131,6 +131,7 @@ def clusterings(data: str):
 
 
 def main() -> None:
+    from quality import prepare
     from scipy.stats import spearmanr
     from sklearn.metrics import adjusted_mutual_info_score
 
@@ -142,7 +143,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     refs = references(args.data)
-    _, ex, *_ = __import__("quality").prepare(args.data, "audio_stats", "identity", "kmeans", ())
+    _, ex, *_ = prepare(args.data, "audio_stats", "identity", "kmeans", ())
     truth = np.array([c.labels["genre"] for c in ex.dataset.clips])
     everywhere = np.ones(len(truth), bool)
     # one objective per (reference, name), so the null silhouettes are computed once per K

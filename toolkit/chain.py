@@ -61,7 +61,7 @@ class Chain:
         rows = _checked_latent(self.encoder.fit_transform(X), len(X), self.encoder.name)
         if hasattr(self.clusterer, "use_encoder"):  # from_encoder: the encoder's own clusters
             self.clusterer.use_encoder(self.encoder)
-        self.fit_rows_ = (rows, X.groups)  # what the clusterer saw (scoring may re-fit it)
+        self.fit_rows_ = rows  # what the clusterer saw (scoring may re-fit it)
         return self._to_clips(rows, X.groups, n_clips, fit=True)
 
     def __getstate__(self) -> dict:

@@ -10,9 +10,9 @@ very statistics graded themselves best in that space. On the dev clips the textu
 ranks clusterings closer to genre; ``benchmarks/results/objectives.md`` compares both.
 
 Every objective returns the value and its parts (logged as ``objective.<part>`` in the trial's
-run), and a collapsed clustering (one cluster, or the
-largest holding more than half of the clips, or fewer than 2 active latent units: the
-contract's ``collapsed=true``) scores :data:`COLLAPSED`, below any real clustering.
+run), and a collapsed clustering (one cluster, or the largest holding more than half of the
+clips, or fewer than 2 active latent units: the contract's ``collapsed=true``) scores
+:data:`COLLAPSED`, below any real clustering.
 
 ``reference_gap`` (part of the default): the silhouette of the clusters in the reference space
 minus the silhouette k-means reaches with the same K on structureless data of the same shape (a

@@ -641,7 +641,7 @@ class TrialHooks(RunHooks):
             )
 
     def score(self, ev: Any, metrics: dict[str, float]) -> dict[str, float]:
-        rows = getattr(self.chain, "fit_rows_", (None, None))[0]
+        rows = getattr(self.chain, "fit_rows_", None)
         scored = self.runner.objective.score(
             self.inputs(ev.latent, ev.clusters, metrics.get("active_units"), rows)
         )
