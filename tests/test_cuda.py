@@ -44,3 +44,29 @@ def test_asking_for_cuda_without_it_is_one_clear_error():
         pytest.skip("this machine has CUDA")
     with pytest.raises(RuntimeError, match="no CUDA device"):
         make_encoder("vae", device="cuda").fit(synthetic_input(with_matrix=False))
+
+
+@cuda
+def test_musicnn_on_cuda_equals_the_reference_recorded_on_the_cpu():
+    """The port on the GPU, on the recorded input patch of a real clip: the same taggram as
+    the reference implementation (the weights travel as the musicnn package or a folder named
+    by MUSICNN_WEIGHTS; the recorded values are tests/data/musicnn_reference.npz)."""
+    import importlib.util
+    import os
+    from pathlib import Path
+
+    from plugins.features.nets import musicnn as nets
+
+    spec = importlib.util.find_spec("musicnn")
+    folder = os.environ.get("MUSICNN_WEIGHTS") or (
+        next(iter(spec.submodule_search_locations)) if spec else None
+    )
+    if not folder or not (Path(folder) / "MSD_musicnn" / ".index").is_file():
+        pytest.skip("the musicnn weights are not here")
+    reference = np.load(Path(__file__).parent / "data" / "musicnn_reference.npz")
+    patch = reference["blues.00000/patch0"][None]
+    for model in nets.MODELS:
+        out = nets.embed(nets.load(model, folder, "cuda"), patch, "cuda")
+        np.testing.assert_allclose(
+            out["taggram"][0], reference[f"blues.00000/{model}/taggram"][0], atol=1e-4
+        )

@@ -17,6 +17,9 @@ class MusiclustError(Exception):
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message} ({self.hint})"
 
+    def __reduce__(self) -> tuple:  # raised in a worker process, re-raised whole in the parent
+        return (type(self), (self.message, self.hint))
+
 
 class SpecError(MusiclustError):
     """The run specification is wrong: a bad plugin name, parameter or value. Found before work."""

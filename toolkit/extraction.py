@@ -5,7 +5,8 @@ the run (and the reference feature) comes from one shared :class:`AudioAnalysis`
 window. Results are cached per clip and feature; only cache misses reach the worker processes,
 which are forked (they inherit the imported libraries: no start-up cost) and receive file paths,
 never audio, so memory stays flat in the number of clips. A clip whose audio cannot be used is
-skipped with its reason.
+skipped with its reason; a feature that raises a ``MusiclustError`` (a SpecError naming a bad
+setting, say) stops the extraction instead: the problem is its configuration, not the clip.
 
 Lyrics: corpus features (TF-IDF) are fitted on the clips that have lyrics; per-text features
 (embeddings) are cached per text. Rows without lyrics are zeros with ``mask`` False, so later
@@ -30,7 +31,7 @@ from toolkit.audio import AudioError, AudioSettings, decode
 from toolkit.cache import FeatureCache, digest, file_identity
 from toolkit.components import AudioFeature, FeatureExtractor, LyricsFeature
 from toolkit.data import Dataset, Skip
-from toolkit.errors import DataError, PluginError
+from toolkit.errors import DataError, MusiclustError, PluginError
 from toolkit.segments import TEXTURE_WINDOW, Framing, mean_by_group
 
 log = logging.getLogger("musiclust")
@@ -286,6 +287,8 @@ def analyse_file(
         for feature in features:
             try:
                 parts = [np.asarray(feature.extract(a), dtype=np.float32) for a in analyses]
+            except MusiclustError:
+                raise  # the feature's configuration, not this clip: the run stops, in one line
             except Exception as exc:
                 return f"feature {feature.name} failed: {type(exc).__name__}: {exc}"
             value = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
