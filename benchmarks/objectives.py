@@ -2,16 +2,19 @@
 
     python benchmarks/objectives.py [--data ../shared/data/gtzan-mini/genres_original]
 
-Latents of several pipelines (the statistics as they are, PCA, trained autoencoders and VAEs),
-each framed as a search may frame it (whole clips; 2 s or 3 s windows returned to the clip by
-their mean latent, their mean features or a vote), are clustered with k-means, Ward and a
-diagonal Gaussian mixture for K = 2..20, the search's range. Every clustering is scored by each
-objective of :mod:`toolkit.objectives` (never the labels), in two candidate reference spaces:
-the standardised ``audio_stats`` of whole clips, and the same statistics taken over 2 s texture
-windows and averaged per clip (the reference the toolkit uses). For this report only, each is
-also scored by AMI against genre: a good objective's top picks have a high AMI. The stability
-re-fit redoes the clustering's own way to the clip (windows re-clustered and voting for vote).
-Writes benchmarks/results/objectives.json and objectives.md.
+Latents of several pipelines (the statistics as they are, PCA, trained autoencoders and VAEs;
+the same on the pretrained ``musicnn`` embedding), each framed as a search may frame it (whole
+clips; 2 s or 3 s windows returned to the clip by their mean latent, their mean features or a
+vote), are clustered with k-means, Ward and a diagonal Gaussian mixture for K = 2..20, the
+search's range. Every clustering is scored by each objective of :mod:`toolkit.objectives`
+(never the labels) in candidate reference spaces (:mod:`toolkit.reference`): ``audio_stats``
+of whole clips, ``audio_stats`` over 2 s texture windows, ``musicnn``, and the texture
+statistics beside ``musicnn`` (the default where its weights are installed). For this report
+only, each is also scored by AMI against genre: a good objective's top picks have a high AMI.
+Summaries are given over the whole grid and over the statistics' pipelines alone (what a
+search without musicnn sees). The stability re-fit redoes the clustering's own way to the clip
+(windows re-clustered and voting for vote). Writes benchmarks/results/objectives.json and
+objectives.md.
 """
 
 from __future__ import annotations
@@ -38,17 +41,28 @@ WINDOWED = [
     (3, "features"),
     (3, "vote"),
 ]
-#: (encoder, seed, framings): trained encoders only with windows (42 clips are too few rows)
+#: (feature, encoder, seed, framings): trained encoders only with windows (50 clips are too
+#: few rows); musicnn's 3 s windows are one patch each
+MUSICNN_WINDOWED = [(3, "latent"), (3, "vote")]
 LATENTS = [
-    ("identity", 0, [(None, "latent"), *WINDOWED]),
-    ("pca", 0, [(None, "latent"), *WINDOWED]),
-    ("ae", 0, [f for f in WINDOWED if f[1] != "features"]),
-    ("vae", 0, [f for f in WINDOWED if f[1] != "features"]),
+    ("audio_stats", "identity", 0, [(None, "latent"), *WINDOWED]),
+    ("audio_stats", "pca", 0, [(None, "latent"), *WINDOWED]),
+    ("audio_stats", "ae", 0, [f for f in WINDOWED if f[1] != "features"]),
+    ("audio_stats", "vae", 0, [f for f in WINDOWED if f[1] != "features"]),
+    ("musicnn", "identity", 0, [(None, "latent"), *MUSICNN_WINDOWED]),
+    ("musicnn", "pca", 0, [(None, "latent"), *MUSICNN_WINDOWED]),
+    ("musicnn", "ae", 0, MUSICNN_WINDOWED),
 ]
 CLUSTERERS = ("kmeans", "ward", "gmm")
 KS = range(2, 21)
 CANDIDATES = ("reference_silhouette", "reference_gap", "stability", "label_free")
-REFERENCES = {"whole clips": None, "2 s texture windows": 2.0}
+#: name -> [(feature, texture window or None)]
+REFERENCES = {
+    "audio_stats, whole clips": [("audio_stats", None)],
+    "audio_stats, 2 s texture windows": [("audio_stats", 2.0)],
+    "musicnn": [("musicnn", None)],
+    "audio_stats (2 s) + musicnn": [("audio_stats", 2.0), ("musicnn", None)],
+}
 
 
 def fitter(algo: str, k: int):
@@ -77,18 +91,24 @@ class Seeded:
 
 
 def references(data: str) -> dict[str, np.ndarray]:
-    """Each candidate reference space: standardised audio_stats per clip."""
-    from quality import make_chain, prepare
+    """Each candidate reference space, as :func:`toolkit.reference.space` builds it."""
+    from quality import prepare
 
-    from toolkit.fusion import standardise
+    from toolkit.reference import space
+    from toolkit.segments import mean_by_group
 
     out = {}
-    for name, window in REFERENCES.items():
-        sets = () if window is None else (f"segments.length={window}", "segments.back=features")
-        spec, ex, feats, audio, framing = prepare(data, "audio_stats", "identity", "kmeans", sets)
-        n = len(ex.dataset.clips)
-        X = make_chain(spec, feats, audio, framing, 0).fit_input(ex.blocks, n)
-        out[name] = standardise(np.asarray(X.vectors, dtype=np.float64), np.ones(n, bool))
+    for name, parts in REFERENCES.items():
+        blocks = []
+        for feature, window in parts:
+            sets = () if window is None else (f"segments.length={window}",)
+            _, ex, *_ = prepare(data, feature, "identity", "kmeans", sets)
+            block = ex.blocks[feature]
+            values = block.values
+            if block.groups is not None:
+                values = mean_by_group(values, block.groups, len(ex.dataset.clips))
+            blocks.append((values, np.ones(len(values), bool)))
+        out[name] = space(blocks)
     return out
 
 
@@ -99,10 +119,10 @@ def clusterings(data: str):
     from toolkit.search import refitter
     from toolkit.segments import mean_by_group, vote
 
-    for encoder, seed, framings in LATENTS:
+    for feature, encoder, seed, framings in LATENTS:
         for length, back in framings:
             sets = () if length is None else (f"segments.length={length}", f"segments.back={back}")
-            spec, ex, feats, audio, framing = prepare(data, "audio_stats", encoder, "kmeans", sets)
+            spec, ex, feats, audio, framing = prepare(data, feature, encoder, "kmeans", sets)
             n = len(ex.dataset.clips)
             chain = make_chain(spec, feats, audio, framing, seed)
             X = chain.fit_input(ex.blocks, n)
@@ -120,22 +140,50 @@ def clusterings(data: str):
                     frame = "whole clips" if length is None else f"{length} s {back}"
                     yield (
                         {
-                            "pipeline": f"{encoder} [{frame}]",
+                            "pipeline": f"{feature} {encoder} [{frame}]",
+                            "feature": feature,
                             "clusterer": algo,
                             "k": k,
                         },
                         clusters,
                         refit,
                     )
-            print(f"{encoder} {length} {back}: done", flush=True)
+            print(f"{feature} {encoder} {length} {back}: done", flush=True)
+
+
+def summarise(rows: list[dict]) -> dict[str, dict]:
+    """Per (reference|objective): top picks, pick of 40 (1000 draws), Spearman with AMI."""
+    from scipy.stats import spearmanr
+
+    from toolkit.objectives import COLLAPSED
+
+    summary = {}
+    rng = np.random.default_rng(0)
+    draws = [rng.choice(len(rows), 40, replace=False) for _ in range(1000)]
+    for key in [k for k in rows[0] if "|" in k]:
+        ranked = sorted(rows, key=lambda r: r[key], reverse=True)
+        valid = [r for r in rows if r[key] > COLLAPSED]
+        picks = [max((rows[i] for i in d), key=lambda r: r[key])["ami"] for d in draws]
+        summary[key] = {
+            "top1": f"{ranked[0]['pipeline']} {ranked[0]['clusterer']} K={ranked[0]['k']}",
+            "top1_ami": ranked[0]["ami"],
+            "top5_mean_ami": float(np.mean([r["ami"] for r in ranked[:5]])),
+            "top5_mean_k": float(np.mean([r["k"] for r in ranked[:5]])),
+            "pick_of_40_mean_ami": float(np.mean(picks)),
+            "pick_of_40_p10_ami": float(np.percentile(picks, 10)),
+            "spearman_with_ami": float(
+                spearmanr([r[key] for r in valid], [r["ami"] for r in valid]).statistic
+            ),
+        }
+        print(key, json.dumps(summary[key]), flush=True)
+    return summary
 
 
 def main() -> None:
     from quality import prepare
-    from scipy.stats import spearmanr
     from sklearn.metrics import adjusted_mutual_info_score
 
-    from toolkit.objectives import COLLAPSED, Inputs, get_objective
+    from toolkit.objectives import Inputs, get_objective
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA))
@@ -160,26 +208,11 @@ def main() -> None:
             row[f"{ref_name}|{name}"] = scored.value
         rows.append(row)
 
-    summary = {}
-    rng = np.random.default_rng(0)
-    draws = [rng.choice(len(rows), 40, replace=False) for _ in range(1000)]
-    for key in [k for k in rows[0] if "|" in k]:
-        ranked = sorted(rows, key=lambda r: r[key], reverse=True)
-        valid = [r for r in rows if r[key] > COLLAPSED]
-        picks = [max((rows[i] for i in d), key=lambda r: r[key])["ami"] for d in draws]
-        summary[key] = {
-            "top1": f"{ranked[0]['pipeline']} {ranked[0]['clusterer']} K={ranked[0]['k']}",
-            "top1_ami": ranked[0]["ami"],
-            "top5_mean_ami": float(np.mean([r["ami"] for r in ranked[:5]])),
-            "top5_mean_k": float(np.mean([r["k"] for r in ranked[:5]])),
-            "pick_of_40_mean_ami": float(np.mean(picks)),
-            "pick_of_40_p10_ami": float(np.percentile(picks, 10)),
-            "spearman_with_ami": float(
-                spearmanr([r[key] for r in valid], [r["ami"] for r in valid]).statistic
-            ),
-        }
-        print(key, json.dumps(summary[key]), flush=True)
-    best = max(rows, key=lambda r: r["ami"])
+    grids = {
+        "every pipeline": rows,
+        "the statistics' pipelines alone": [r for r in rows if r["feature"] == "audio_stats"],
+    }
+    summary = {grid: summarise(subset) for grid, subset in grids.items()}
     print(f"{len(rows)} clusterings in {time.perf_counter() - started:.0f} s")
     if args.no_write:
         return
@@ -196,26 +229,33 @@ def main() -> None:
         "diagonal GMM x K = 2..20, each scored by every objective in each candidate reference "
         "space (no labels) and, for this table only, by AMI against genre. 'pick of 40': the "
         "AMI of the best-scored clustering among 40 drawn at random (1000 draws), a stand-in "
-        "for a 40-trial search. Mean AMI over the whole grid: "
-        f"{np.mean([r['ami'] for r in rows]):.3f}.",
-        "",
-        "| reference space | objective | top pick | its AMI | top-5 mean AMI | top-5 mean K "
-        "| pick of 40: mean AMI | p10 | Spearman with AMI |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "for a 40-trial search.",
     ]
-    for key, s in summary.items():
-        ref_name, name = key.split("|")
-        lines.append(
-            f"| {ref_name} | {name} | {s['top1']} | {s['top1_ami']:.3f} | "
-            f"{s['top5_mean_ami']:.3f} | {s['top5_mean_k']:.1f} | "
-            f"{s['pick_of_40_mean_ami']:.3f} | {s['pick_of_40_p10_ami']:.3f} | "
-            f"{s['spearman_with_ami']:.2f} |"
-        )
-    lines += [
-        "",
-        f"Best AMI anywhere in the grid (what labels would pick): {best['ami']:.3f} "
-        f"({best['pipeline']} {best['clusterer']} K={best['k']}).",
-    ]
+    for grid, table in summary.items():
+        subset = grids[grid]
+        lines += [
+            "",
+            f"## {grid[0].upper()}{grid[1:]} ({len(subset)} clusterings, mean AMI "
+            f"{np.mean([r['ami'] for r in subset]):.3f})",
+            "",
+            "| reference space | objective | top pick | its AMI | top-5 mean AMI | top-5 mean K "
+            "| pick of 40: mean AMI | p10 | Spearman with AMI |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for key, s in table.items():
+            ref_name, name = key.split("|")
+            lines.append(
+                f"| {ref_name} | {name} | {s['top1']} | {s['top1_ami']:.3f} | "
+                f"{s['top5_mean_ami']:.3f} | {s['top5_mean_k']:.1f} | "
+                f"{s['pick_of_40_mean_ami']:.3f} | {s['pick_of_40_p10_ami']:.3f} | "
+                f"{s['spearman_with_ami']:.2f} |"
+            )
+        best = max(subset, key=lambda r: r["ami"])
+        lines += [
+            "",
+            f"Best AMI in this grid (what labels would pick): {best['ami']:.3f} "
+            f"({best['pipeline']} {best['clusterer']} K={best['k']}).",
+        ]
     (RESULTS / "objectives.md").write_text("\n".join(lines) + "\n")
 
 

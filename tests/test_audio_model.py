@@ -254,3 +254,34 @@ def test_without_transformers_the_error_names_what_to_install(tmp_path, models):
     )
     assert out.returncode != 0 and out.stderr.count("\n") == 1
     assert "audio_model needs the transformers package (pip install transformers)" in out.stderr
+
+
+@pytest.mark.skipif(
+    __import__("importlib").util.find_spec("musicnn") is None,
+    reason="the musicnn weights are not installed",
+)
+def test_a_search_combines_both_pretrained_features_with_the_rest(tmp_path, models):
+    import mlflow
+    import optuna
+
+    from tests.conftest import SMALL_DEMO
+    from toolkit.search import SearchOptions, search
+
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    result = search(
+        SearchOptions(
+            encoders=["identity"],
+            clusterers=["kmeans"],
+            features=["musicnn", "audio_model", "audio_stats"],
+            sets=[*SMALL_DEMO, f"audio_model.path={models['w2v']}"],
+            trials=8,
+            storage=storage,
+        )
+    )
+    study = optuna.load_study(study_name=result.study, storage=storage)
+    picked = {t.params["identity.features"] for t in study.trials}
+    assert any("musicnn" in p for p in picked) and any("audio_model" in p for p in picked)
+    assert result.counts["complete"] >= 6
+    space = mlflow.artifacts.load_text(f"runs:/{result.parent_run_id}/search_space.txt")
+    assert "musicnn,audio_model" in space
+    assert "scored in the reference space of: audio_stats, musicnn" in space

@@ -126,7 +126,7 @@ def test_windows_cover_each_clip_and_the_reference_stays_per_clip(tmp_path):
         [feature("stack39")],
         AudioSettings(),
         framing=Framing(2.9954),
-        reference=feature("audio_stats"),
+        references=[feature("audio_stats")],
         cache=FeatureCache(tmp_path / "c"),
         progress=False,
     )
@@ -134,7 +134,10 @@ def test_windows_cover_each_clip_and_the_reference_stays_per_clip(tmp_path):
     # 10 s: windows at 0, 3, 6 s and one aligned with the end; 2 s: one padded window
     assert block.groups.tolist() == [0, 0, 0, 0, 1]
     assert block.values.shape == (5, 39, 130)
-    assert result.reference.values.shape == (2, 91) and result.reference.groups is None
+    assert (
+        result.references["audio_stats"].values.shape == (2, 91)
+        and result.references["audio_stats"].groups is None
+    )
 
 
 def test_the_reference_is_each_clips_audio_stats_over_texture_windows(tmp_path):
@@ -153,7 +156,7 @@ def test_the_reference_is_each_clips_audio_stats_over_texture_windows(tmp_path):
         ds,
         [feature("mfcc_stats")],
         AudioSettings(),
-        reference=feature("audio_stats"),
+        references=[feature("audio_stats")],
         cache=cache,
         progress=False,
     )
@@ -168,13 +171,15 @@ def test_the_reference_is_each_clips_audio_stats_over_texture_windows(tmp_path):
     whole = extract(ds, [feature("audio_stats")], AudioSettings(), cache=cache, progress=False)
     assert windows.groups.tolist() == [0, 0, 0, 0, 1]  # 0, 2, 4 s and one ending at 7 s
     expected = np.stack([windows.values[windows.groups == g].mean(axis=0) for g in (0, 1)])
-    assert run.reference.groups is None and run.reference.mask.all()
-    assert np.allclose(run.reference.values, expected, rtol=1e-5, atol=1e-5)
+    assert run.references["audio_stats"].groups is None and run.references["audio_stats"].mask.all()
+    assert np.allclose(run.references["audio_stats"].values, expected, rtol=1e-5, atol=1e-5)
     # not the whole-clip statistics (their spreads mix the sections of a clip)...
-    gap = run.reference.values[0] - whole.blocks["audio_stats"].values[0]
-    assert np.linalg.norm(gap) > 0.1 * np.linalg.norm(run.reference.values[0])
+    gap = run.references["audio_stats"].values[0] - whole.blocks["audio_stats"].values[0]
+    assert np.linalg.norm(gap) > 0.1 * np.linalg.norm(run.references["audio_stats"].values[0])
     # ...except for a clip shorter than one window, which is its own single window
-    assert np.allclose(run.reference.values[1], whole.blocks["audio_stats"].values[1], atol=1e-5)
+    assert np.allclose(
+        run.references["audio_stats"].values[1], whole.blocks["audio_stats"].values[1], atol=1e-5
+    )
 
 
 def test_unicode_words_stay_whole():

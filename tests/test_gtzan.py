@@ -76,7 +76,7 @@ def test_features_on_real_clips(gtzan_mini, tmp_path):
         features,
         AudioSettings(),
         framing=framing,
-        reference=registry.get("feature", "audio_stats").cls(),
+        references=[registry.get("feature", "audio_stats").cls()],
         n_jobs=2,
         cache=FeatureCache(tmp_path),
         progress=False,
@@ -85,7 +85,7 @@ def test_features_on_real_clips(gtzan_mini, tmp_path):
     n_windows = len(blocks["stack39"].groups)
     assert blocks["audio_stats"].values.shape == (n_windows, 91)  # per window, like stack39
     assert blocks["mfcc_stats"].values.shape == (n_windows, 40)
-    assert result.reference.values.shape == (20, 91)  # the reference stays per clip
+    assert result.references["audio_stats"].values.shape == (20, 91)  # the reference stays per clip
     windows = np.bincount(blocks["stack39"].groups)
     # 15-20 s clips in ~3 s windows: every clip whole, as 5 to 7 windows
     assert len(windows) == 20 and windows.min() >= 5 and windows.max() <= 7

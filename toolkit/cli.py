@@ -560,7 +560,7 @@ def compare(experiment: str | None, label: str | None, out: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins(as_json: bool) -> None:
     """List installed plugins: family, name, origin, parameters; and broken plugins."""
-    from toolkit.audio import AUDIO_PARAMS
+    from toolkit.spec import SETTINGS
 
     registry = get_registry()
     if as_json:
@@ -568,7 +568,10 @@ def plugins(as_json: bool) -> None:
             json.dumps(
                 {
                     "plugins": [_info_dict(info) for info in registry.infos()],
-                    "settings": {"audio": [p.to_dict() for p in AUDIO_PARAMS]},
+                    "settings": {
+                        section: [p.to_dict() for p in params]
+                        for section, params in SETTINGS.items()
+                    },
                     "problems": [
                         {"plugin": p.plugin, "dist": p.dist, "version": p.version, "error": p.error}
                         for p in registry.problems
@@ -589,9 +592,10 @@ def plugins(as_json: bool) -> None:
             click.echo(f"  {info.name:<14} {info.origin:<18} {info.cls.summary()}{opt_in}")
             for param in info.cls.declared_params().values():
                 click.echo(_param_line(param))
-    click.echo("settings (--set audio.PARAM=VALUE):")
-    for param in AUDIO_PARAMS:
-        click.echo(_param_line(param))
+    for section, params in SETTINGS.items():
+        click.echo(f"settings (--set {section}.PARAM=VALUE):")
+        for param in params:
+            click.echo(_param_line(param))
     if registry.problems:
         click.echo("problems (skipped):")
         for problem in registry.problems:

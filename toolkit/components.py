@@ -143,6 +143,10 @@ class AudioFeature(FeatureExtractor):
     """An audio feature computed clip by clip (and cached per clip)."""
 
     modality = "audio"
+    #: As part of a run's reference space, the feature is taken over windows of this many
+    #: seconds and averaged per clip (statistics of a whole clip mix its sections); None: over
+    #: the whole clip (a feature that already pools short patches of its own).
+    texture_window: ClassVar[float | None] = 2.0
 
     def extract(self, audio: AudioAnalysis) -> np.ndarray:
         """The feature of one clip from its shared spectral analysis."""

@@ -24,10 +24,10 @@ log = logging.getLogger("musiclust")
 class Evaluation:
     """A fitted run seen from the outside: latent, clusters, labels and the reference space.
 
-    ``reference`` is the data set's fixed yardstick (standardised ``audio_stats`` over 2 s
-    texture windows, averaged per clip; or ``tfidf`` for data without audio), with NaN rows
-    where a clip has none, so runs with different features are scored in the same space.
-    """
+    ``reference`` is the data set's fixed yardstick (:mod:`toolkit.reference`: standardised
+    ``audio_stats`` over 2 s texture windows beside ``musicnn`` where installed, or ``tfidf``
+    for data without audio), with NaN rows where a clip has none, so runs with different
+    features are scored in the same space; ``reference_name`` names its features (``a+b``)."""
 
     ids: list[str]
     latent: np.ndarray

@@ -32,7 +32,8 @@ from toolkit.cache import FeatureCache, digest, file_identity
 from toolkit.components import AudioFeature, FeatureExtractor, LyricsFeature
 from toolkit.data import Dataset, Skip
 from toolkit.errors import DataError, MusiclustError, PluginError
-from toolkit.segments import TEXTURE_WINDOW, Framing, mean_by_group
+from toolkit.reference import space
+from toolkit.segments import Framing, mean_by_group
 
 log = logging.getLogger("musiclust")
 
@@ -52,13 +53,19 @@ class FeatureBlock:
 
 @dataclass
 class Extraction:
-    """The kept clips' features, the reference block, and what was skipped."""
+    """The kept clips' features, the reference blocks (one row per clip), what was skipped."""
 
     dataset: Dataset
     blocks: dict[str, FeatureBlock]
-    reference: FeatureBlock | None
+    references: dict[str, FeatureBlock] = field(default_factory=dict)
     skipped: list[Skip] = field(default_factory=list)
     stats: dict[str, float] = field(default_factory=dict)
+
+    def reference_space(self) -> np.ndarray | None:
+        """The reference blocks as one space (:func:`toolkit.reference.space`), or None."""
+        if not self.references:
+            return None
+        return space([(b.values, b.mask) for b in self.references.values()])
 
 
 @dataclass(frozen=True)
@@ -76,25 +83,27 @@ def extract(
     settings: AudioSettings,
     *,
     framing: Framing | None = None,
-    reference: FeatureExtractor | None = None,
+    references: list[FeatureExtractor] | tuple[FeatureExtractor, ...] = (),
     cache: FeatureCache | None = None,
     n_jobs: int | str = "auto",
     progress: bool = True,
 ) -> Extraction:
-    """Compute ``features`` (and the per-clip ``reference`` feature) for ``dataset``'s clips."""
+    """Compute ``features`` (and the per-clip ``references``) for ``dataset``'s clips."""
     cache = cache or FeatureCache()
     started = time.perf_counter()
     framing = framing or Framing()
     plan: list[tuple[FeatureExtractor, AudioSettings, Framing]] = [
         (f, settings, framing) for f in features
     ]
-    if reference is not None:
-        # audio references are taken over texture windows, then averaged per clip
-        texture = Framing(TEXTURE_WINDOW) if isinstance(reference, AudioFeature) else Framing()
+    references = list(references)
+    for i, reference in enumerate(references):
+        # audio references are taken over their texture windows, then averaged per clip
+        window = getattr(reference, "texture_window", None)
+        texture = Framing(window) if isinstance(reference, AudioFeature) and window else Framing()
         in_run = any(reference is f for f in features)
         shared = settings == AudioSettings() and framing == texture
         if in_run and isinstance(reference, AudioFeature) and not shared:
-            reference = type(reference)(**reference.get_params())  # a twin of its own
+            reference = references[i] = type(reference)(**reference.get_params())  # a twin
             in_run = False
         if not in_run:
             plan.append((reference, AudioSettings(), texture))
@@ -118,22 +127,23 @@ def extract(
     kept.skipped.extend(skipped)
 
     blocks: dict[str, FeatureBlock] = {}
-    reference_block = None
+    reference_blocks: dict[str, FeatureBlock] = {}
     for feature, feature_settings, feature_framing in plan:
         if isinstance(feature, AudioFeature):
             block = _stack_audio(feature, (feature_settings, feature_framing), values, keep)
         else:
             block = _lyrics_block(feature, kept, cache)
-        if feature is reference:
-            reference_block = _per_clip(block, len(keep))
+        if any(feature is r for r in references):
+            reference_blocks[feature.name] = _per_clip(block, len(keep))
         if any(feature is f for f in features):
             blocks[feature.name] = block
+    reference_blocks = {r.name: reference_blocks[r.name] for r in references}  # their order
     stats = {
         "cache_hits": float(cache.hits),
         "cache_misses": float(cache.misses),
         "extract_seconds": time.perf_counter() - started,
     }
-    return Extraction(kept, blocks, reference_block, skipped, stats)
+    return Extraction(kept, blocks, reference_blocks, skipped, stats)
 
 
 def _per_clip(block: FeatureBlock, n: int) -> FeatureBlock:

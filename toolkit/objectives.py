@@ -1,13 +1,11 @@
 """What a search maximises: one number per trial, on one yardstick for every trial.
 
 Label-free objectives never see labels, nor their number. They score a clustering in the data
-set's fixed *reference space* (the standardised ``audio_stats`` of the clips, ``tfidf`` without
-audio), never in the trial's own latent space, so a latent that collapsed or was stretched to
-look clustered cannot grade itself. A clip's reference ``audio_stats`` are taken over 2 s
-texture windows and averaged (:data:`toolkit.segments.TEXTURE_WINDOW`): statistics of a whole
-clip mix its sections (an intro, a chorus) into their spreads, and clusterings fitted on those
-very statistics graded themselves best in that space. On the dev clips the texture reference
-ranks clusterings closer to genre; ``benchmarks/results/objectives.md`` compares both.
+set's fixed *reference space* (:mod:`toolkit.reference`: the ``audio_stats`` of the clips over
+2 s texture windows beside the pretrained ``musicnn`` embedding where its weights are installed,
+``tfidf`` without audio), never in the trial's own latent space, so a latent that collapsed or
+was stretched to look clustered cannot grade itself. ``benchmarks/results/objectives.md``
+compares the candidate spaces on the dev clips.
 
 Every objective returns the value and its parts (logged as ``objective.<part>`` in the trial's
 run), and a collapsed clustering (one cluster, or the largest holding more than half of the

@@ -26,16 +26,12 @@ from toolkit.data import Skip
 from toolkit.errors import DataError, did_you_mean
 from toolkit.evaluation import Evaluation, compute_metrics, render_reports
 from toolkit.extraction import extract
-from toolkit.fusion import standardise
 from toolkit.html_report import write_html
 from toolkit.registry import Registry, get_registry
 from toolkit.segments import Framing
 from toolkit.spec import Spec, adapt_to_data, instantiate
 
 log = logging.getLogger("musiclust")
-
-REFERENCE_AUDIO = "audio_stats"
-REFERENCE_LYRICS = "tfidf"
 
 
 @dataclass
@@ -123,13 +119,12 @@ def run(
         tracking.log_dataset(*artifacts.manifest(dataset))
 
         # 2. features (+ the data set's fixed reference space), cached per clip
-        reference = _reference_feature(registry, features, dataset.has_audio)
         extraction = extract(
             dataset,
             features,
             chain.audio,
             framing=chain.framing,
-            reference=reference,
+            references=_reference_features(registry, spec, features),
             cache=FeatureCache(),
             n_jobs=spec.audio["n_jobs"],
             progress=progress,
@@ -142,11 +137,7 @@ def run(
             tags.update(informed_tags)
             tracking.set_tags(informed_tags)
 
-        reference_values = (
-            None
-            if extraction.reference is None
-            else standardise(extraction.reference.values, extraction.reference.mask)
-        )
+        reference_values = extraction.reference_space()
         hooks.before_fit(chain, extraction, reference_values)
 
         # 3-5. fusion -> encoder -> clusterer
@@ -167,7 +158,7 @@ def run(
                 for col in extraction.dataset.label_columns
             },
             reference=reference_values,
-            reference_name=None if extraction.reference is None else extraction.reference.name,
+            reference_name="+".join(extraction.references) or None,
             encoder=chain.encoder,
             clusterer=chain.clusterer,
             seed=spec.seed,
@@ -264,16 +255,18 @@ def _label_informed(encoder: str, columns: list[str], notes: list[str]) -> dict[
     return {"label_informed": "true", "label_informed.columns": shown}
 
 
-def _reference_feature(registry: Registry, features: list[Any], has_audio: bool) -> Any:
-    """The yardstick every run of this data set is also scored in: default audio_stats (or
-    tfidf without audio), shared with the run's own feature when it is the very same."""
-    name = REFERENCE_AUDIO if has_audio else REFERENCE_LYRICS
-    if registry.find(name) is None:
-        log.warning("reference feature %s is not installed: reference metrics are skipped", name)
-        return None
-    fresh = registry.get("feature", name).cls()
-    same = [f for f in features if f.name == name and f.get_params() == fresh.get_params()]
-    return same[0] if same else fresh
+def _reference_features(registry: Registry, spec: Spec, features: list[Any]) -> list[Any]:
+    """The features of the yardstick every run of this data set is also scored in
+    (:mod:`toolkit.reference`), each shared with the run's own when it is the very same."""
+    names = [n for n in spec.reference["features"].split(",") if n]
+    if not names:
+        log.warning("no reference feature is installed: reference metrics are skipped")
+    out = []
+    for name in names:
+        fresh = registry.get("feature", name).cls()
+        same = [f for f in features if f.name == name and f.get_params() == fresh.get_params()]
+        out.append(same[0] if same else fresh)
+    return out
 
 
 def _run_name(spec: Spec) -> str:

@@ -174,6 +174,7 @@ def search(options: SearchOptions, registry: Registry | None = None) -> SearchRe
 def prepare(registry: Registry, options: SearchOptions) -> tuple[Any, SearchSpace]:
     """The data set's clip list (decodes nothing, with the user's source settings) and the
     space checked against it."""
+    from toolkit import reference
     from toolkit.spec import build_spec, instantiate
 
     spec = build_spec(registry, **options.base(), sets=shared_sets(registry, options.sets))
@@ -190,6 +191,11 @@ def prepare(registry: Registry, options: SearchOptions) -> tuple[Any, SearchSpac
         options.sets,
         modalities,
         len(dataset.clips),
+    )
+    space.reference = ",".join(
+        reference.resolve(
+            registry, spec.reference["features"], dataset.has_audio, dataset.has_lyrics
+        )
     )
     return dataset, space
 

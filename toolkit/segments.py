@@ -23,9 +23,6 @@ import numpy as np
 
 from toolkit.params import Choice, Float
 
-#: The texture window of the reference space (seconds): the data set's yardstick is each clip's
-#: ``audio_stats`` averaged over windows of this length (see :mod:`toolkit.objectives`).
-TEXTURE_WINDOW = 2.0
 #: The window lengths a search tries (none: whole clips), unless ``segments.length`` is set.
 SEARCHED_LENGTHS = (None, 2.0, 3.0)
 

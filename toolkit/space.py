@@ -68,6 +68,8 @@ class SearchSpace:
     #: Features by output and modality, for deciding per trial whether framing applies.
     vector_audio: frozenset[str] = frozenset()
     matrix: frozenset[str] = frozenset()
+    #: The reference space's features for this data: the yardstick of every trial's score.
+    reference: str = ""
 
     # -- building ---------------------------------------------------------------------------
     @classmethod
@@ -187,7 +189,8 @@ class SearchSpace:
 
     # -- using it ---------------------------------------------------------------------------
     def hash(self) -> str:
-        """Changes whenever the set of choices or of searched parameters changes."""
+        """Changes whenever the set of choices or of searched parameters changes, or the
+        reference space that scores the trials."""
         return digest(
             {
                 "encoders": self.encoders,
@@ -197,6 +200,7 @@ class SearchSpace:
                 "caps": self.caps,
                 "params": {k: [p.to_dict() for p in v] for k, v in self.declarations.items()},
                 **({"framing": [*self.framing, *SEARCHED_LENGTHS]} if self.framing else {}),
+                "reference": self.reference,
             }
         )[:8]
 
@@ -273,6 +277,8 @@ class SearchSpace:
                 "back": f"back in {{{', '.join(_SEGMENTS['back'].choices)}}} (when windows)",
             }
             lines.append("  segments: " + ", ".join(domains[p] for p in self.framing))
+        if self.reference:
+            lines.append(f"scored in the reference space of: {self.reference.replace(',', ', ')}")
         return lines
 
 

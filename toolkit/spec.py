@@ -9,6 +9,8 @@ A spec is a plain mapping (YAML on disk)::
     metrics:   [{name: internal, params: {}}, ...]
     reports:   [{name: pca_scatter, params: {}}, ...]
     audio:     {sample_rate: 22050, ...}
+    segments:  {length: auto, ...}
+    reference: {features: auto}
     seed:      0
 
 It is built from defaults, then a ``--config`` file, then command-line options, then ``--set
@@ -25,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from toolkit import reference
 from toolkit.analysis import HOP
 from toolkit.audio import AUDIO_PARAMS
 from toolkit.cache import digest
@@ -46,10 +49,15 @@ CONFIG_KEYS = (
     "reports",
     "audio",
     "segments",
+    "reference",
     "seed",
 )
 #: Settings sections that take ``--set section.param=value`` like plugins do.
-SETTINGS: dict[str, tuple[Param, ...]] = {"audio": AUDIO_PARAMS, "segments": SEGMENT_PARAMS}
+SETTINGS: dict[str, tuple[Param, ...]] = {
+    "audio": AUDIO_PARAMS,
+    "segments": SEGMENT_PARAMS,
+    "reference": reference.REFERENCE_PARAMS,
+}
 #: Spec entries that do not change results (left out of the hash).
 UNHASHED = {("audio", "n_jobs")}
 
@@ -75,6 +83,7 @@ class Spec:
     reports: list[Part]
     audio: dict[str, Any]
     segments: dict[str, Any] = field(default_factory=dict)
+    reference: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     #: True when the features came from the encoder's defaults (they may adapt to the data).
     default_features: bool = False
@@ -91,6 +100,7 @@ class Spec:
             "reports": [p.to_dict() for p in self.reports],
             "audio": dict(self.audio),
             "segments": dict(self.segments),
+            "reference": dict(self.reference),
             "seed": self.seed,
         }
 
@@ -192,6 +202,7 @@ def build_spec(
         reports=_parts_or_all(registry, raw.get("reports"), "report"),
         audio=dict(raw.get("audio") or {}),
         segments=dict(raw.get("segments") or {}),
+        reference=dict(raw.get("reference") or {}),
         seed=_seed(raw.get("seed", 0)),
         default_features=default_features,
     )
@@ -397,6 +408,7 @@ def resolve(spec: Spec, registry: Registry) -> None:
     for section, declared in SETTINGS.items():
         params = _resolve_params(section, {p.name: p for p in declared}, getattr(spec, section))
         setattr(spec, section, params)
+    reference.check(registry, spec.reference["features"])
     _check_compatible(spec, registry)
     _resolve_segments(spec, registry)
 
@@ -486,4 +498,7 @@ def adapt_to_data(spec: Spec, registry: Registry, has_audio: bool, has_lyrics: b
             "choose features with --features",
         )
     spec.features = kept
+    spec.reference["features"] = ",".join(
+        reference.resolve(registry, spec.reference["features"], has_audio, has_lyrics)
+    )
     return notes
