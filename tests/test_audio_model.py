@@ -285,3 +285,28 @@ def test_a_search_combines_both_pretrained_features_with_the_rest(tmp_path, mode
     space = mlflow.artifacts.load_text(f"runs:/{result.parent_run_id}/search_space.txt")
     assert "musicnn,audio_model" in space
     assert "scored in the reference space of: audio_stats, musicnn" in space
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    __import__("importlib").util.find_spec("musicnn") is None,
+    reason="the musicnn weights are not installed",
+)
+def test_every_command_of_the_pretrained_embeddings_guide_runs(tmp_path, models):
+    """docs/pretrained-embeddings.md, verbatim (pip lines aside: CI installs the same), with
+    the tiny local model in place of the guide's MERT folder."""
+    import re
+    import shlex
+
+    guide = (Path(__file__).parents[1] / "docs" / "pretrained-embeddings.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", guide, flags=re.S)
+    commands = [c for b in blocks for c in b.splitlines() if c.startswith("musiclust ")]
+    assert len(commands) == 3
+    for command in commands:
+        command = command.replace("/models/MERT-v1-95M", str(models["w2v"]))
+        args = shlex.split(command)[1:]
+        out = subprocess.run(
+            [sys.executable, "-m", "toolkit", *args], capture_output=True, text=True, cwd=tmp_path
+        )
+        assert out.returncode == 0, f"{command}\n{out.stderr}"
+        assert "genre: ami" in out.stdout
