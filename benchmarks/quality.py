@@ -56,12 +56,14 @@ PIPELINES: dict[str, tuple[str | None, str, str, tuple[str, ...]]] = {
 def prepare(
     data: str, features: str | None, encoder: str, clusterer: str, sets: tuple[str, ...]
 ) -> tuple:
-    """Resolve the spec, load the clips and extract (cached) their features, once.
+    """Resolve the spec, load the clips and extract (cached) their features and the reference
+    space's, once, as a run does.
 
     Returns (spec, extraction, feature components, audio settings, framing)."""
     from toolkit.audio import AudioSettings
     from toolkit.cache import FeatureCache
     from toolkit.extraction import extract
+    from toolkit.pipeline import reference_features
     from toolkit.registry import get_registry
     from toolkit.segments import Framing
     from toolkit.spec import adapt_to_data, build_spec, instantiate
@@ -76,7 +78,13 @@ def prepare(
     audio = AudioSettings.from_params(spec.audio)
     framing = Framing.from_params(spec.segments)
     extraction = extract(
-        dataset, feats, audio, framing=framing, cache=FeatureCache(), progress=False
+        dataset,
+        feats,
+        audio,
+        framing=framing,
+        references=reference_features(registry, spec, feats),
+        cache=FeatureCache(),
+        progress=False,
     )
     return spec, extraction, feats, audio, framing
 
@@ -105,11 +113,14 @@ def evaluate(
 
     spec, extraction, feats, audio, framing = prepare(data, features, encoder, clusterer, sets)
     truth = [c.labels["genre"] for c in extraction.dataset.clips]
+    reference = extraction.reference_space()  # what a run's label_free K choice scores in
     rows = []
     for seed in seeds:
         chain = make_chain(spec, feats, audio, framing, seed)
         started = time.perf_counter()
-        _, clusters = chain.fit_predict(extraction.blocks, len(extraction.dataset.clips))
+        _, clusters = chain.fit_predict(
+            extraction.blocks, len(extraction.dataset.clips), reference=reference
+        )
         seconds = time.perf_counter() - started
         rows.append(
             {
@@ -117,13 +128,14 @@ def evaluate(
                 "ami": metrics.adjusted_mutual_info_score(truth, clusters),
                 "ari": metrics.adjusted_rand_score(truth, clusters),
                 "nmi": metrics.normalized_mutual_info_score(truth, clusters),
+                "k": float(len(set(clusters.tolist()) - {-1})),
                 "seconds": seconds,
                 **{k: float(v) for k, v in chain.encoder.diagnostics().items()},
             }
         )
     summary = {
         key: [float(np.mean([r[key] for r in rows])), float(np.std([r[key] for r in rows]))]
-        for key in ("ami", "ari", "nmi", "seconds")
+        for key in ("ami", "ari", "nmi", "k", "seconds")
     }
     return {
         "features": [p.name for p in spec.features],
@@ -163,7 +175,7 @@ def main() -> None:
         results[name] = out
         print(
             f"{name:40s} AMI {out['ami'][0]:.3f} +- {out['ami'][1]:.3f}  "
-            f"ARI {out['ari'][0]:.3f}  NMI {out['nmi'][0]:.3f}  "
+            f"ARI {out['ari'][0]:.3f}  NMI {out['nmi'][0]:.3f}  K {out['k'][0]:.1f}  "
             f"fit {out['seconds'][0]:.1f} s  ({time.perf_counter() - started:.0f} s total)",
             flush=True,
         )

@@ -102,3 +102,50 @@ def test_hdbscan_finds_clusters_and_noise(blobs):
     kept = labels[:-2] != -1
     assert kept.mean() > 0.8 and same_partition(labels[:-2][kept], truth[kept])
     assert (c.predict(Z[:5]) == labels[:5]).all()
+
+
+def _chain(clusterer_name: str, **params):
+    from toolkit.audio import AudioSettings
+    from toolkit.chain import Chain
+
+    registry = get_registry()
+    feature = registry.get("feature", "audio_stats").cls()
+    encoder = registry.get("encoder", "identity").cls()
+    c = clusterer(clusterer_name, **params)
+    return Chain([feature], encoder, c, AudioSettings()), feature
+
+
+@pytest.mark.parametrize("name", ["kmeans", "agglomerative"])
+def test_label_free_k_is_scored_in_the_reference_space_as_a_search_scores(name):
+    """The clusterer clusters its own input; each candidate K is scored by the search's
+    objective in the reference space, so the reference decides K. The input holds four groups
+    in two pairs; where the reference sees four equally apart, K = 4 is chosen, where it sees
+    only the two pairs, K = 2."""
+    from sklearn.datasets import make_blobs
+
+    from toolkit.extraction import FeatureBlock
+
+    centres = [[0, 0], [0, 4], [30, 0], [30, 4]]
+    Z, truth = make_blobs(n_samples=120, centers=centres, cluster_std=0.6, random_state=3)
+    block = {
+        "audio_stats": FeatureBlock("audio_stats", "audio", "vector", Z, np.ones(len(Z), bool))
+    }
+    rng = np.random.default_rng(0)
+    square = 10.0 * np.array([[0, 0], [0, 1], [1, 0], [1, 1]])[truth] + rng.normal(size=Z.shape)
+    pairs = 10.0 * (truth[:, None] >= 2) + rng.normal(size=Z.shape)
+    for reference, expected in ((square, 4), (pairs, 2)):
+        chain, _ = _chain(name)
+        _, clusters = chain.fit_predict(block, len(Z), reference=reference)
+        assert chain.clusterer.selection_["criterion"] == "label_free"
+        assert chain.clusterer.selection_["chosen"] == expected
+        assert len(set(clusters.tolist())) == expected
+        assert chain.clusterer.scorer is None  # it held the data: gone before pickling
+
+
+def test_label_free_without_a_reference_says_so_and_uses_silhouette(blobs):
+    Z, truth = blobs
+    c = clusterer("kmeans")
+    assert c.criterion == "label_free"
+    labels = c.fit_predict(Z)
+    assert same_partition(labels, truth) and c.selection_["criterion"] == "silhouette"
+    assert "needs the run's reference space" in c.notes_[0]

@@ -53,16 +53,56 @@ class Chain:
         blocks: dict[str, FeatureBlock],
         n_clips: int,
         columns: dict[str, list] | None = None,
+        reference: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Fit fusion, encoder and clusterer; return (latent per clip, cluster per clip).
 
-        ``columns`` are the metadata columns the encoder asked for, one value per clip."""
+        ``columns`` are the metadata columns the encoder asked for, one value per clip;
+        ``reference`` is the run's reference space (NaN rows where a clip has none), which a
+        clusterer choosing K by ``label_free`` scores its candidates in."""
         X = self.fit_input(blocks, n_clips, columns)
         rows = _checked_latent(self.encoder.fit_transform(X), len(X), self.encoder.name)
         if hasattr(self.clusterer, "use_encoder"):  # from_encoder: the encoder's own clusters
             self.clusterer.use_encoder(self.encoder)
         self.fit_rows_ = rows  # what the clusterer saw (scoring may re-fit it)
-        return self._to_clips(rows, X.groups, n_clips, fit=True)
+        chooses = getattr(self.clusterer, "n_clusters", None) == "auto"
+        if (
+            reference is not None
+            and chooses
+            and getattr(self.clusterer, "criterion", None) == "label_free"
+        ):
+            self.clusterer.scorer = self._k_scorer(rows, X.groups, n_clips, reference)
+        try:
+            return self._to_clips(rows, X.groups, n_clips, fit=True)
+        finally:
+            self.clusterer.scorer = None  # it holds the training data: never pickled
+
+    def _k_scorer(
+        self, rows: np.ndarray, groups: np.ndarray | None, n: int, reference: np.ndarray
+    ) -> Callable[[np.ndarray, int], float]:
+        """``(labels of what the clusterer sees, K) -> label_free score`` of the clip clusters
+        they make, with stability re-fits that take the chain's own way to the clip."""
+        from toolkit.objectives import Inputs, LabelFree, refitter
+
+        present = ~np.isnan(reference).any(axis=1)
+        R = reference[present]
+        latent = rows if groups is None else mean_by_group(rows, groups, n)
+        voting = self.back == "vote" and groups is not None
+        seed = self.clusterer.random_state or 0
+        objective = LabelFree(seed)  # one objective: its null silhouettes are kept per K
+        params = self.clusterer.get_params()
+
+        def fresh(k: int, draw: int) -> Clusterer:
+            twin = type(self.clusterer)(**{**params, "n_clusters": k})
+            twin.random_state = seed + draw
+            return twin
+
+        def score(labels: np.ndarray, k: int) -> float:
+            clusters = vote(labels, groups, n) if voting else np.asarray(labels)
+            refit = refitter(lambda draw: fresh(k, draw), latent, clusters, self.back, groups, rows)
+            return objective.score(Inputs(clusters, R, present, refit)).value
+
+        return score
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)

@@ -8,6 +8,7 @@ declarations of base classes (such as a feature's ``weight``) are inherited.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -300,6 +301,11 @@ class Clusterer(Component):
     """
 
     family = "clusterer"
+    #: Set by the framework before fitting when K is chosen by the ``label_free`` criterion:
+    #: ``scorer(labels, k)`` scores one candidate clustering of the rows the clusterer sees
+    #: (higher is better) in the run's reference space, the way a search scores its trials.
+    #: Reset to None after fitting; None where no reference space exists.
+    scorer: Callable[[np.ndarray, int], float] | None = None
 
     def cluster(self, Z: np.ndarray) -> np.ndarray:
         """Fit on ``Z`` and return one integer label per row (``-1`` for noise)."""

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from toolkit.errors import DataError, SpecError, did_you_mean
+from toolkit.segments import vote
 
 #: The score of a collapsed or undefined clustering (all real scores are above it).
 COLLAPSED = -1.0
@@ -263,3 +264,38 @@ def describe(objective: Objective) -> dict[str, Any]:
         "objective": objective.name if objective.label is None else f"ami:{objective.label}",
         "label_tuned": "true" if objective.supervised else "false",
     }
+
+
+def refitter(
+    fresh: Any,
+    latent: np.ndarray,
+    clusters: np.ndarray,
+    back: str,
+    groups: np.ndarray | None,
+    rows: np.ndarray | None,
+) -> Any:
+    """``(clip indices, draw) -> clusters of those clips``, re-fitted the way the trial got
+    its clusters: on the clip latents, or, when windows vote, on the drawn clips' windows.
+    ``fresh(draw)`` makes an unfitted, seeded twin of the trial's clusterer."""
+    found = len(set(clusters[clusters != -1].tolist()))
+    voting = back == "vote" and groups is not None and rows is not None
+
+    def refit(idx: np.ndarray, draw: int) -> np.ndarray:
+        clusterer = fresh(draw)
+        if getattr(clusterer, "needs_encoder_method", None):
+            # the encoder's own clusters cannot be re-fitted alone: a Gaussian mixture
+            # with as many components stands in for them
+            from sklearn.mixture import GaussianMixture
+
+            model = GaussianMixture(max(found, 1), covariance_type="diag", random_state=draw)
+            return model.fit_predict(latent[idx])
+        if voting:
+            assert groups is not None and rows is not None
+            position = np.full(len(latent), -1)
+            position[idx] = np.arange(len(idx))
+            drawn = position[groups] >= 0
+            windows = np.asarray(clusterer.fit_predict(rows[drawn]))
+            return vote(windows, position[groups][drawn], len(idx))
+        return np.asarray(clusterer.fit_predict(latent[idx]))
+
+    return refit

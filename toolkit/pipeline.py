@@ -124,7 +124,7 @@ def run(
             features,
             chain.audio,
             framing=chain.framing,
-            references=_reference_features(registry, spec, features),
+            references=reference_features(registry, spec, features),
             cache=FeatureCache(),
             n_jobs=spec.audio["n_jobs"],
             progress=progress,
@@ -142,7 +142,9 @@ def run(
 
         # 3-5. fusion -> encoder -> clusterer
         started = time.perf_counter()
-        latent, clusters = chain.fit_predict(extraction.blocks, len(clips), columns)
+        latent, clusters = chain.fit_predict(
+            extraction.blocks, len(clips), columns, reference_values
+        )
         fit_seconds = time.perf_counter() - started
         tracking.log_history(chain.encoder.history())
         for component in (*features, chain.encoder, chain.clusterer):
@@ -255,7 +257,7 @@ def _label_informed(encoder: str, columns: list[str], notes: list[str]) -> dict[
     return {"label_informed": "true", "label_informed.columns": shown}
 
 
-def _reference_features(registry: Registry, spec: Spec, features: list[Any]) -> list[Any]:
+def reference_features(registry: Registry, spec: Spec, features: list[Any]) -> list[Any]:
     """The features of the yardstick every run of this data set is also scored in
     (:mod:`toolkit.reference`), each shared with the run's own when it is the very same."""
     names = [n for n in spec.reference["features"].split(",") if n]

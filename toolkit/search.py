@@ -35,10 +35,9 @@ import numpy as np
 
 from toolkit import __version__
 from toolkit.errors import SpecError
-from toolkit.objectives import COLLAPSED, Inputs, Objective, describe, get_objective
+from toolkit.objectives import COLLAPSED, Inputs, Objective, describe, get_objective, refitter
 from toolkit.pipeline import RunHooks
 from toolkit.registry import Registry, get_registry
-from toolkit.segments import vote
 from toolkit.space import SearchSpace, shared_sets
 
 log = logging.getLogger("musiclust")
@@ -678,41 +677,6 @@ class TrialHooks(RunHooks):
         twin = type(self.chain.clusterer)(**self.chain.clusterer.get_params())
         twin.random_state = self.runner.options.seed + draw
         return twin
-
-
-def refitter(
-    fresh: Any,
-    latent: np.ndarray,
-    clusters: np.ndarray,
-    back: str,
-    groups: np.ndarray | None,
-    rows: np.ndarray | None,
-) -> Any:
-    """``(clip indices, draw) -> clusters of those clips``, re-fitted the way the trial got
-    its clusters: on the clip latents, or, when windows vote, on the drawn clips' windows.
-    ``fresh(draw)`` makes an unfitted, seeded twin of the trial's clusterer."""
-    found = len(set(clusters[clusters != -1].tolist()))
-    voting = back == "vote" and groups is not None and rows is not None
-
-    def refit(idx: np.ndarray, draw: int) -> np.ndarray:
-        clusterer = fresh(draw)
-        if getattr(clusterer, "needs_encoder_method", None):
-            # the encoder's own clusters cannot be re-fitted alone: a Gaussian mixture
-            # with as many components stands in for them
-            from sklearn.mixture import GaussianMixture
-
-            model = GaussianMixture(max(found, 1), covariance_type="diag", random_state=draw)
-            return model.fit_predict(latent[idx])
-        if voting:
-            assert groups is not None and rows is not None
-            position = np.full(len(latent), -1)
-            position[idx] = np.arange(len(idx))
-            drawn = position[groups] >= 0
-            windows = np.asarray(clusterer.fit_predict(rows[drawn]))
-            return vote(windows, position[groups][drawn], len(idx))
-        return np.asarray(clusterer.fit_predict(latent[idx]))
-
-    return refit
 
 
 # -- after the trials ------------------------------------------------------------------------

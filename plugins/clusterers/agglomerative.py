@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugins.clusterers.selection import INTERNAL, check_range, choose_k, k_params
+from plugins.clusterers.selection import INTERNAL, LABEL_FREE, check_range, choose_k, k_params
 from toolkit import Choice, Clusterer, SpecError, hookimpl
 
 
@@ -17,7 +17,7 @@ class Agglomerative(Clusterer):
 
     name = "agglomerative"
     params = (
-        *k_params(INTERNAL, "silhouette"),
+        *k_params((LABEL_FREE, *INTERNAL), LABEL_FREE),
         Choice(
             "linkage",
             "ward",

@@ -1,10 +1,11 @@
-"""``gmm``: Gaussian mixture; K given or chosen by BIC (default), AIC or an internal score."""
+"""``gmm``: Gaussian mixture; K given or chosen by BIC (default), AIC, the label-free rule of a
+search, or an internal score."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from plugins.clusterers.selection import INTERNAL, check_range, choose_k, k_params, score_partition
+from plugins.clusterers.selection import INTERNAL, LABEL_FREE, check_range, choose_k, k_params
 from toolkit import Choice, Clusterer, Float, Int, hookimpl
 
 
@@ -13,7 +14,7 @@ class GaussianMixtureClusterer(Clusterer):
 
     name = "gmm"
     params = (
-        *k_params(("bic", "aic", *INTERNAL), "bic"),
+        *k_params(("bic", "aic", LABEL_FREE, *INTERNAL), "bic"),
         Choice(
             "covariance",
             "full",
@@ -43,12 +44,11 @@ class GaussianMixtureClusterer(Clusterer):
             ).fit(Z)
             return model.predict(Z), model
 
-        def score(labels: np.ndarray, model: GaussianMixture) -> float:
-            if self.criterion in ("bic", "aic"):
-                return -float(getattr(model, self.criterion)(Z))
-            return score_partition(Z, labels, self.criterion)
+        def information(labels: np.ndarray, model: GaussianMixture) -> float:
+            return -float(getattr(model, self.criterion)(Z))
 
-        labels, self.model_ = choose_k(self, Z, fit, score)
+        own = information if self.criterion in ("bic", "aic") else None
+        labels, self.model_ = choose_k(self, Z, fit, own)
         return labels
 
     def predict(self, Z: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugins.clusterers.selection import INTERNAL, check_range, choose_k, k_params
+from plugins.clusterers.selection import INTERNAL, LABEL_FREE, check_range, choose_k, k_params
 from toolkit import Clusterer, Int, hookimpl
 
 
@@ -13,7 +13,7 @@ class KMeansClusterer(Clusterer):
 
     name = "kmeans"
     params = (
-        *k_params(INTERNAL, "silhouette"),
+        *k_params((LABEL_FREE, *INTERNAL), LABEL_FREE),
         Int("n_init", 10, low=1, high=1000, help="restarts; the best inertia is kept"),
     )
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from plugins.clusterers.selection import INTERNAL, check_range, choose_k, k_params
+from plugins.clusterers.selection import INTERNAL, LABEL_FREE, check_range, choose_k, k_params
 from toolkit import Choice, Clusterer, Float, Int, hookimpl
 
 
@@ -21,7 +21,7 @@ class Spectral(Clusterer):
 
     name = "spectral"
     params = (
-        *k_params(("eigengap", *INTERNAL), "eigengap"),
+        *k_params(("eigengap", LABEL_FREE, *INTERNAL), "eigengap"),
         Choice(
             "affinity",
             "nearest_neighbors",
