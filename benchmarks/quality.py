@@ -103,6 +103,7 @@ def make_chain(spec, feats, audio, framing, seed: int):
         audio,
         framing,
         spec.segments["back"],
+        spec.fusion["balance"],
     )
 
 

@@ -136,3 +136,25 @@ def test_demo_is_deterministic_labelled_and_partly_instrumental(tmp_path, monkey
     assert len(first.clips) == 20
     without = sum(c.lyrics is None for c in source("demo").load().clips)
     assert 0 < without < 30
+
+
+def test_demo_languages_put_a_label_in_the_lyrics_alone(tmp_path, monkeypatch):
+    """demo.languages=N: every song sung in one of N languages drawn apart from its style; the
+    audio stays the very same songs."""
+    from plugins.sources.synth import LANGUAGES
+
+    monkeypatch.setenv("MUSICLUST_CACHE_DIR", str(tmp_path))
+    plain = source("demo", n_per_style=6, duration=1.0).load()
+    sung = source("demo", n_per_style=6, duration=1.0, languages=3).load()
+    assert sung.label_columns == ("genre", "language")
+    assert {c.labels["language"] for c in sung.clips} == {"english", "spanish", "bengali"}
+    for a, b in zip(plain.clips, sung.clips):
+        assert a.audio.read_bytes() == b.audio.read_bytes()  # the same audio
+        words = set(b.lyrics.lower().split())
+        assert b.lyrics is not None and words <= set(LANGUAGES[b.labels["language"]])
+    by_style = {}
+    for c in sung.clips:
+        by_style.setdefault(c.labels["genre"], set()).add(c.labels["language"])
+    assert sum(len(v) > 1 for v in by_style.values()) >= 4  # languages cross the styles
+    one = source("demo", styles=1, n_per_style=9, duration=1.0, languages=2).load()
+    assert {c.labels["genre"] for c in one.clips} == {"ballad"} and len(one.clips) == 9

@@ -35,6 +35,7 @@ class Chain:
         audio: AudioSettings,
         framing: Framing | None = None,
         back: str = "latent",
+        balance: str = "variance",
     ) -> None:
         self.features = features
         self.encoder = encoder
@@ -42,6 +43,7 @@ class Chain:
         self.audio = audio
         self.framing = framing or Framing()
         self.back = back
+        self.balance = balance
 
     @property
     def modalities(self) -> set[str]:
@@ -145,6 +147,7 @@ class Chain:
             self.fusion_ = Fusion(
                 weights={f.name: f.weight for f in self.features},
                 scaling={f.name: f.scaling for f in self.features},
+                balance=self.balance,
             ).fit(values, masks)
         X = self.fusion_.transform(values, masks, groups)
         for name, column in (columns or {}).items():

@@ -109,6 +109,7 @@ def run(
         AudioSettings.from_params(spec.audio),
         Framing.from_params(spec.segments),
         spec.segments["back"],
+        spec.fusion["balance"],
     )
     tags = {**_tags(spec, registry, dataset.name), **hooks.tags()}
     with tracking.tracked_run(
@@ -147,7 +148,7 @@ def run(
         )
         fit_seconds = time.perf_counter() - started
         tracking.log_history(chain.encoder.history())
-        for component in (*features, chain.encoder, chain.clusterer):
+        for component in (*features, chain.fusion_, chain.encoder, chain.clusterer):
             notes.extend(getattr(component, "notes_", []))  # what fitting found out
 
         # 6. metrics: labels are read here, for evaluation only

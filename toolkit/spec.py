@@ -11,6 +11,7 @@ A spec is a plain mapping (YAML on disk)::
     audio:     {sample_rate: 22050, ...}
     segments:  {length: auto, ...}
     reference: {features: auto}
+    fusion:    {balance: variance}
     seed:      0
 
 It is built from defaults, then a ``--config`` file, then command-line options, then ``--set
@@ -33,6 +34,7 @@ from toolkit.audio import AUDIO_PARAMS
 from toolkit.cache import digest
 from toolkit.components import Component, Encoder, FeatureExtractor, Source
 from toolkit.errors import DataError, SpecError, did_you_mean
+from toolkit.fusion import FUSION_PARAMS
 from toolkit.params import Param
 from toolkit.registry import Registry
 from toolkit.segments import SEGMENT_PARAMS
@@ -50,6 +52,7 @@ CONFIG_KEYS = (
     "audio",
     "segments",
     "reference",
+    "fusion",
     "seed",
 )
 #: Settings sections that take ``--set section.param=value`` like plugins do.
@@ -57,6 +60,7 @@ SETTINGS: dict[str, tuple[Param, ...]] = {
     "audio": AUDIO_PARAMS,
     "segments": SEGMENT_PARAMS,
     "reference": reference.REFERENCE_PARAMS,
+    "fusion": FUSION_PARAMS,
 }
 #: Spec entries that do not change results (left out of the hash).
 UNHASHED = {("audio", "n_jobs")}
@@ -84,6 +88,7 @@ class Spec:
     audio: dict[str, Any]
     segments: dict[str, Any] = field(default_factory=dict)
     reference: dict[str, Any] = field(default_factory=dict)
+    fusion: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     #: True when the features came from the encoder's defaults (they may adapt to the data).
     default_features: bool = False
@@ -101,6 +106,7 @@ class Spec:
             "audio": dict(self.audio),
             "segments": dict(self.segments),
             "reference": dict(self.reference),
+            "fusion": dict(self.fusion),
             "seed": self.seed,
         }
 
@@ -203,6 +209,7 @@ def build_spec(
         audio=dict(raw.get("audio") or {}),
         segments=dict(raw.get("segments") or {}),
         reference=dict(raw.get("reference") or {}),
+        fusion=dict(raw.get("fusion") or {}),
         seed=_seed(raw.get("seed", 0)),
         default_features=default_features,
     )

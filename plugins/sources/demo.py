@@ -29,13 +29,21 @@ class DemoSource(Source):
     name = "demo"
     params = (
         Int("n_per_style", 12, low=2, high=500, help="songs per style"),
-        Int("styles", 5, low=2, high=len(synth.STYLES), help="how many of the five styles"),
+        Int("styles", 5, low=1, high=len(synth.STYLES), help="how many of the five styles"),
         Float("duration", 6.0, low=1.0, high=120.0, help="seconds per song"),
         Int(
             "data_seed",
             0,
             low=0,
             help="seed of the synthesis (the run's --seed does not change the data)",
+        ),
+        Int(
+            "languages",
+            0,
+            low=0,
+            high=len(synth.LANGUAGES),
+            help="0: lyrics follow the style; N: every song sings in one of N languages drawn "
+            "independently of its style (a 'language' label only the lyrics carry)",
         ),
     )
 
@@ -48,16 +56,17 @@ class DemoSource(Source):
         if not (folder / "manifest.json").is_file():
             self._write(folder)
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        columns = ("genre", "language") if self.languages else ("genre",)
         clips = [
             Clip(
                 row["id"],
                 audio=folder / row["audio"],
                 lyrics=row["lyrics"],
-                labels={"genre": row["genre"]},
+                labels={c: row[c] for c in columns},
             )
             for row in manifest
         ]
-        return Dataset("demo", clips, ("genre",), folder)
+        return Dataset("demo", clips, columns, folder)
 
     def _write(self, folder: Path) -> None:
         """Synthesise into a temporary folder, then rename: concurrent runs never see half."""
@@ -76,14 +85,18 @@ class DemoSource(Source):
                     sf.write(
                         tmp / style.name / f"{clip_id}.wav", audio, SAMPLE_RATE, subtype="PCM_16"
                     )
-                    rows.append(
-                        {
-                            "id": clip_id,
-                            "audio": f"{style.name}/{clip_id}.wav",
-                            "genre": style.name,
-                            "lyrics": synth.lyrics(style, rng),
-                        }
-                    )
+                    row = {
+                        "id": clip_id,
+                        "audio": f"{style.name}/{clip_id}.wav",
+                        "genre": style.name,
+                        "lyrics": synth.lyrics(style, rng),
+                    }
+                    if self.languages:  # a stream of its own: the audio stays the same
+                        words = np.random.default_rng([self.data_seed, s, i, 1])
+                        row["language"], row["lyrics"] = synth.language_lyrics(
+                            words, self.languages
+                        )
+                    rows.append(row)
             (tmp / "manifest.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
             try:
                 os.rename(tmp, folder)
