@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -18,6 +19,8 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 PLUGIN_PACKAGES = Path(__file__).parent / "plugin_packages"
 #: A small demo for fast runs: 4 songs x 5 styles x 2 s.
 SMALL_DEMO = ("demo.n_per_style=4 demo.duration=2",)
+#: The default run's audio feature: the pretrained embedding where its weights are installed.
+DEFAULT_AUDIO = "musicnn" if importlib.util.find_spec("musicnn") else "audio_stats"
 
 
 @pytest.fixture(scope="session")

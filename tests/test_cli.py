@@ -47,7 +47,10 @@ def test_run_help_lists_the_contract_options():
             "ae, conv_vae, cvae, hybrid_vae, identity, pca, vade, vae",
         ),
         (["--set", "pca.n_component=4"], "error: unknown parameter 'pca.n_component'"),
-        (["--set", "kmeans.n_clusters=ten"], "error: kmeans.n_clusters: expected an integer"),
+        (
+            ["--set", "agglomerative.n_clusters=ten"],
+            "error: agglomerative.n_clusters: expected an integer",
+        ),
         (["--data", "/no/such/folder"], "error: no such file or folder: /no/such/folder"),
         (["--seed", "x"], "error: --seed: expected an integer, got 'x'"),
     ],
@@ -115,7 +118,7 @@ def test_the_summary_shows_notes_such_as_a_lyrics_encoding_fallback(tmp_path):
         "mfcc_stats",
         "--no-model",
         "--set",
-        "kmeans.n_clusters=2",
+        "agglomerative.n_clusters=2",
         cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr

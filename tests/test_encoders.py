@@ -140,7 +140,7 @@ def test_a_short_real_training_on_gtzan_features_lowers_the_loss(gtzan_mini):
         registry,
         data=str(gtzan_mini),
         encoder="conv_vae",
-        sets=["conv_vae.epochs=8 conv_vae.beta_schedule=constant kmeans.n_clusters=10"],
+        sets=["conv_vae.epochs=8 conv_vae.beta_schedule=constant agglomerative.n_clusters=10"],
     )
     dataset = instantiate(registry, "source", spec.source, 0).load()
     features = [instantiate(registry, "feature", p, 0) for p in spec.features]

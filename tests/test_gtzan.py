@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from conftest import DEFAULT_AUDIO
 from mlflow.tracking import MlflowClient
 
 from toolkit import pipeline
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.shared_data
 
 def test_gtzan_mini_with_lyrics_end_to_end(gtzan_mini, tmp_path):
     registry = get_registry()
-    spec = build_spec(registry, data=str(gtzan_mini), sets=["kmeans.n_clusters=10"])
+    spec = build_spec(registry, data=str(gtzan_mini), sets=["agglomerative.n_clusters=10"])
     result = pipeline.run(spec, registry, progress=False)
     logged = MlflowClient().get_run(result.run_id)
     metrics = logged.data.metrics
@@ -36,7 +37,7 @@ def test_gtzan_mini_with_lyrics_end_to_end(gtzan_mini, tmp_path):
     ):
         assert key in metrics
     assert metrics["genre.ami"] > 0.2  # real structure is found (chance is 0)
-    assert logged.data.params["feature.names"] == "mfcc_stats,tfidf"
+    assert logged.data.params["feature.names"] == DEFAULT_AUDIO  # audio only: see the README
     assert logged.data.params["source.name"] == "folder"
     assert MlflowClient().get_experiment(logged.info.experiment_id).name == "gtzan-mini"
 

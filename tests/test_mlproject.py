@@ -38,7 +38,7 @@ def mlflow_run(env_manager: str, tmp_path: Path) -> str:
             "--experiment-name",
             "proj",
             "-P",
-            "set=demo.n_per_style=4 demo.duration=2 kmeans.k_max=6",
+            "set=demo.n_per_style=4 demo.duration=2 agglomerative.k_max=6",
         ],
         capture_output=True,
         text=True,
@@ -49,7 +49,10 @@ def mlflow_run(env_manager: str, tmp_path: Path) -> str:
     [run] = client.search_runs([client.get_experiment_by_name("proj").experiment_id])
     assert run.info.status == "FINISHED"
     # MLflow logs MLproject parameters as it passed them to the shell (quoted)
-    assert run.data.params["set"].strip("'") == "demo.n_per_style=4 demo.duration=2 kmeans.k_max=6"
+    assert (
+        run.data.params["set"].strip("'")
+        == "demo.n_per_style=4 demo.duration=2 agglomerative.k_max=6"
+    )
     assert run.data.params["clusterer.k_max"] == "6" and run.data.params["encoder.name"] == "pca"
     assert run.data.metrics["n_clips"] == 20 and "genre.ami" in run.data.metrics
     names = {a.path for a in client.list_artifacts(run.info.run_id)}

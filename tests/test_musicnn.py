@@ -263,11 +263,11 @@ def test_a_run_and_the_plugin_list_show_it(tmp_path):
         "--encoder",
         "identity",
         "--set",
-        "demo.n_per_style=3 demo.duration=3 demo.styles=3 kmeans.n_clusters=3",
+        "demo.n_per_style=3 demo.duration=3 demo.styles=3 agglomerative.n_clusters=3",
         cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr
-    assert "-> musicnn -> identity -> kmeans: 3 clusters" in out.stdout
+    assert "-> musicnn -> identity -> agglomerative: 3 clusters" in out.stdout
     ami = float(out.stdout.split("genre: ami ")[1].split()[0])
     assert ami > 0.5  # three synthetic styles: the pretrained embedding separates them
 

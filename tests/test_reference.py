@@ -45,7 +45,7 @@ def test_blocks_count_alike_whatever_their_width_and_missing_rows_stay_missing()
 @pytest.mark.skipif(not WEIGHTS, reason="the musicnn weights are not installed")
 def test_auto_takes_the_statistics_and_the_pretrained_embedding(tmp_path):
     root = write_styled_folder(tmp_path / "songs", n_per_style=3, styles=3)
-    result = run(data=str(root), sets=["kmeans.n_clusters=3"])
+    result = run(data=str(root), sets=["agglomerative.n_clusters=3"])
     assert result.spec.reference["features"] == "audio_stats,musicnn"
     params = MlflowClient().get_run(result.run_id).data.params
     assert params["reference.features"] == "audio_stats,musicnn"
@@ -55,7 +55,9 @@ def test_auto_takes_the_statistics_and_the_pretrained_embedding(tmp_path):
 
 def test_the_reference_can_be_named_and_a_typo_fails_before_work(tmp_path):
     root = write_styled_folder(tmp_path / "songs", n_per_style=3, styles=3)
-    result = run(data=str(root), sets=["kmeans.n_clusters=3", "reference.features=mfcc_stats"])
+    result = run(
+        data=str(root), sets=["agglomerative.n_clusters=3", "reference.features=mfcc_stats"]
+    )
     assert result.evaluation.reference_name == "mfcc_stats"
     assert result.evaluation.reference.shape == (9, 40)
     params = MlflowClient().get_run(result.run_id).data.params
@@ -75,7 +77,7 @@ def test_the_reference_can_be_named_and_a_typo_fails_before_work(tmp_path):
 def test_lyrics_only_data_takes_tfidf_and_refuses_an_audio_reference(tmp_path):
     rows = [(f"{w} {w} song", g) for w, g in [("fire", "rock"), ("love", "pop")] * 4]
     pd.DataFrame(rows, columns=["lyrics", "genre"]).to_csv(tmp_path / "l.csv", index=False)
-    result = run(data=str(tmp_path / "l.csv"), sets=["kmeans.n_clusters=2"])
+    result = run(data=str(tmp_path / "l.csv"), sets=["agglomerative.n_clusters=2"])
     assert result.spec.reference["features"] == "tfidf"
     with pytest.raises(DataError, match=r"reference\.features: 'audio_stats' needs audio"):
         run(data=str(tmp_path / "l.csv"), sets=["reference.features=audio_stats"])

@@ -100,7 +100,7 @@ def test_report_html_shows_every_plot_and_the_metrics(tmp_path):
     root = write_styled_folder(tmp_path / "songs", n_per_style=4, styles=3)
     registry = get_registry()
     result = pipeline.run(
-        build_spec(registry, data=str(root), sets=["kmeans.n_clusters=3"]),
+        build_spec(registry, data=str(root), sets=["agglomerative.n_clusters=3"]),
         registry,
         progress=False,
         log_model=False,

@@ -1,9 +1,11 @@
 """Spec resolution: defaults filled in, precedence, and one-line errors before any work."""
 
+import importlib.util
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import DEFAULT_AUDIO
 
 from toolkit.errors import DataError, SpecError
 from toolkit.registry import get_registry
@@ -19,12 +21,16 @@ def spec(**kw):
 def test_no_options_give_the_demo_with_every_default_filled_in():
     s = spec()
     assert s.source.name == "demo"
-    assert s.encoder.name == "pca" and s.clusterer.name == "kmeans"
-    assert [p.name for p in s.features] == ["mfcc_stats", "tfidf"]  # pca's defaults
+    assert s.encoder.name == "pca" and s.clusterer.name == "agglomerative"
+    # pca's defaults: the pretrained embedding, else the statistics, else (no audio) the lyrics
+    first = "musicnn" if importlib.util.find_spec("musicnn") else "audio_stats"
+    assert [p.name for p in s.features] == [first]
+    assert s.alternatives[first][-1] == "tfidf"
     assert s.default_features
     assert s.clusterer.params["n_clusters"] == "auto"
+    assert s.clusterer.params["criterion"] == "label_free"
     assert s.encoder.params == {"n_components": 16, "whiten": False}
-    assert s.features[1].params["dims"] == 64 and s.features[1].params["weight"] == 1.0
+    assert s.features[0].params["weight"] == 1.0
     assert s.audio["sample_rate"] == 22050 and s.audio["duration"] is None
     assert {p.name for p in s.metrics} >= {"internal", "external", "sizes"}
 
@@ -65,7 +71,7 @@ def test_config_then_options_then_set(tmp_path):
 
 
 def test_several_assignments_in_one_set_value_as_mlproject_passes_them():
-    s = spec(sets=["kmeans.n_clusters=10 pca.whiten=true audio.duration=5"])
+    s = spec(sets=["agglomerative.n_clusters=10 pca.whiten=true audio.duration=5"])
     assert s.clusterer.params["n_clusters"] == 10
     assert s.encoder.params["whiten"] is True
     assert s.audio["duration"] == 5.0
@@ -85,13 +91,19 @@ def test_several_assignments_in_one_set_value_as_mlproject_passes_them():
             {"sets": ["pca.n_component=4"]},
             "unknown parameter 'pca.n_component'; pca takes: n_components, whiten",
         ),
-        ({"sets": ["kmeans.n_clusters=ten"]}, "kmeans.n_clusters: expected an integer"),
+        (
+            {"sets": ["agglomerative.n_clusters=ten"]},
+            "agglomerative.n_clusters: expected an integer",
+        ),
         ({"sets": ["pca.n_components=0"]}, "expected an integer in [1, 4096], got 0"),
         ({"sets": ["vae.latent_dim=3"]}, "'vae' is not part of this run"),
-        ({"sets": ["kmeans.n_clusters"]}, "expected plugin.param=value"),
+        ({"sets": ["agglomerative.n_clusters"]}, "expected plugin.param=value"),
         ({"features": "mfcc_stats,mfcc_stats"}, "listed twice"),
         ({"source": "demo", "data": "."}, "source 'demo' takes no --data path"),
-        ({"sets": ["kmeans.k_min=8 kmeans.k_max=4"]}, "kmeans.k_min=8 is above kmeans.k_max=4"),
+        (
+            {"sets": ["agglomerative.k_min=8 agglomerative.k_max=4"]},
+            "agglomerative.k_min=8 is above agglomerative.k_max=4",
+        ),
         ({"source": "folder"}, "source 'folder' needs a path"),
     ],
 )
@@ -127,14 +139,19 @@ def test_mlflow_param_keys_never_collide_with_mlproject_parameters():
     flat = spec().flat_params()
     assert not raw & set(flat)
     assert flat["encoder.name"] == "pca" and flat["clusterer.n_clusters"] == "auto"
-    assert flat["feature.names"] == "mfcc_stats,tfidf" and flat["audio.duration"] == "none"
+    assert flat["feature.names"] == DEFAULT_AUDIO and flat["audio.duration"] == "none"
 
 
 def test_default_features_adapt_to_the_data_explicit_ones_do_not():
     s = spec()
-    notes = adapt_to_data(s, get_registry(), has_audio=True, has_lyrics=False)
-    assert [p.name for p in s.features] == ["mfcc_stats"]
-    assert "default feature 'tfidf' dropped: the data has no lyrics" in notes
+    notes = adapt_to_data(s, get_registry(), has_audio=True, has_lyrics=True)
+    assert [p.name for p in s.features] == [DEFAULT_AUDIO] and not notes
+    s = spec(sets=["tfidf.dims=7"])  # a setting for the alternative the data may call in
+    notes = adapt_to_data(s, get_registry(), has_audio=False, has_lyrics=True)
+    assert [p.name for p in s.features] == ["tfidf"] and s.features[0].params["dims"] == 7
+    assert f"default feature 'tfidf' instead of '{DEFAULT_AUDIO}': the data has no audio" in notes
+    with pytest.raises(SpecError, match=r"unknown parameter 'tfidf\.dimz'"):
+        spec(sets=["tfidf.dimz=7"])
     s = spec(features="mfcc_stats,tfidf")
     with pytest.raises(DataError, match="feature 'tfidf' needs lyrics"):
         adapt_to_data(s, get_registry(), has_audio=True, has_lyrics=False)

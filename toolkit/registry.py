@@ -254,8 +254,9 @@ def contract_problems(family: str, cls: Any) -> list[str]:
     if issubclass(cls, Encoder):
         if not set(cls.accepts) <= {"vector", "matrix"} or not cls.accepts:
             out.append("accepts must be a non-empty subset of {'vector', 'matrix'}")
-        if not all(isinstance(f, str) for f in cls.default_features):
-            out.append("default_features must be feature names")
+        entries = [f if isinstance(f, tuple) else (f,) for f in cls.default_features]
+        if not all(e and all(isinstance(n, str) for n in e) for e in entries):
+            out.append("default_features must be feature names (or tuples of alternatives)")
     out.extend(_param_problems(cls, base))
     return out
 

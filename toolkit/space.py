@@ -362,7 +362,10 @@ def applying(sets: list[str], chosen: set[str], searched: set[str]) -> list[str]
 
 
 def _defaults(registry: Registry, encoder: str) -> list[str]:
-    return list(registry.get("encoder", encoder).cls.default_features)
+    from toolkit.spec import usable_alternatives
+
+    slots = registry.get("encoder", encoder).cls.default_features
+    return [n for slot in slots for n in usable_alternatives(registry, slot)[:1]]
 
 
 def _feeds(registry: Registry, encoder: str, clusterer: str) -> bool:
