@@ -96,6 +96,14 @@ def one_search(
     }
 
 
+def reference_features() -> str:
+    """The reference space the trials were scored in (audio data, default setting)."""
+    from toolkit import reference
+    from toolkit.registry import get_registry
+
+    return ",".join(reference.resolve(get_registry(), "auto", True, True))
+
+
 def _framing(params: dict) -> str:
     """The picked trial's framing: whole clips, or the window length and the way back."""
     length = params.get("segments.length", "")
@@ -113,10 +121,13 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=16, help="trials per speed setting")
     parser.add_argument("--seeds", default="0,1,2", help="seeds of the quality searches")
     parser.add_argument("--encoders", help="the quality searches' encoders (comma-separated)")
+    parser.add_argument("--features", help="the quality searches' features (comma-separated)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if args.encoders:
         QUALITY_SPACE["encoders"] = args.encoders.split(",")
+    if args.features:
+        QUALITY_SPACE["features"] = args.features.split(",")
     path = RESULTS / "search.json"
     saved = json.loads(path.read_text()) if path.exists() else {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -136,8 +147,15 @@ def main() -> None:
                     f"in {row['seconds']:.0f} s",
                     flush=True,
                 )
-            # one table per space of encoders (the README compares two)
-            saved.setdefault("quality", {})[",".join(QUALITY_SPACE["encoders"])] = rows
+            # one table per space (the README compares them); the features key the table
+            # unless they are the historical audio_stats alone
+            key = ",".join(QUALITY_SPACE["encoders"])
+            if QUALITY_SPACE["features"] != ["audio_stats"]:
+                key += " / " + ",".join(QUALITY_SPACE["features"])
+            for row in rows:
+                row["features"] = QUALITY_SPACE["features"]
+                row["reference"] = reference_features()
+            saved.setdefault("quality", {})[key] = rows
         if args.speed:
             warm = Path(tmp) / "warm"
             warm.mkdir()
@@ -161,7 +179,7 @@ def main() -> None:
     saved["meta"] = {
         "data": Path(args.data).parent.name,
         "space": SPACE,
-        "quality_space": {k: v for k, v in QUALITY_SPACE.items() if k != "encoders"},
+        "quality_space": {"clusterers": QUALITY_SPACE["clusterers"]},
         "cpus": os.cpu_count(),
         "machine": platform.platform(),
     }
@@ -174,13 +192,18 @@ def _markdown(saved: dict) -> str:
     meta = saved["meta"]
     q = meta["quality_space"]
     lines = [f"# The search on {meta['data']} ({meta['cpus']} CPUs)", ""]
-    for encoders, rows in saved.get("quality", {}).items():
+    for key, rows in saved.get("quality", {}).items():
+        encoders = key.split(" / ")[0]
+        features = ",".join(rows[0].get("features", ["audio_stats"]))
+        # tables written before the reference space took musicnn carry no reference field
+        scored_in = rows[0].get("reference", "audio_stats (2 s texture windows)")
         lines += [
-            f"## What a 40-trial label-free search picks: encoders {encoders}",
+            f"## What a 40-trial label-free search picks: encoders {encoders}, features {features}",
             "",
-            "Written by `python benchmarks/search.py --quality --encoders ...`: `musiclust search "
-            f"--trials 40 --encoders {encoders} --clusterers {','.join(q['clusterers'])} "
-            f"--features {','.join(q['features'])} --seed N`, default objective (label_free), "
+            "Written by `python benchmarks/search.py --quality --encoders ... --features ...`: "
+            f"`musiclust search --trials 40 --encoders {encoders} "
+            f"--clusterers {','.join(q['clusterers'])} --features {features} --seed N`, "
+            f"default objective (label_free) scored in the reference space of {scored_in}, "
             "median pruning. AMI against genre is read after the search, for this table only.",
             "",
             "| seed | picked pipeline | framing | K | objective | AMI of the pick | best AMI "
