@@ -7,6 +7,8 @@ CLAP (a two-tower model whose audio tower yields 2-D maps and crops long input a
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -86,6 +88,13 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         root / "bert"
     )
     return {"w2v": root / "w2v", "clap": root / "clap", "bert": root / "bert"}
+
+
+def musiclust(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The command line, in the test's own folder (conftest makes it the working folder)."""
+    return subprocess.run(
+        [sys.executable, "-m", "toolkit", *args], capture_output=True, text=True, env=env
+    )
 
 
 def feature(**params):
@@ -184,21 +193,7 @@ def test_a_two_tower_model_uses_its_audio_tower_in_chunks_it_keeps_whole(tmp_pat
 )
 def test_a_missing_or_wrong_model_is_one_line_before_any_work(tmp_path, models, path, message):
     target = str(models[path]) if path in models else path
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "toolkit",
-            "run",
-            "--features",
-            "audio_model",
-            "--set",
-            f"audio_model.path={target}",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
+    out = musiclust("run", "--features", "audio_model", "--set", f"audio_model.path={target}")
     assert out.returncode != 0 and out.stderr.count("\n") <= 2 and "Traceback" not in out.stderr
     assert message in out.stderr
     assert not (tmp_path / "mlruns").exists()
@@ -206,24 +201,16 @@ def test_a_missing_or_wrong_model_is_one_line_before_any_work(tmp_path, models, 
 
 def test_a_layer_the_model_lacks_stops_the_extraction_in_one_line(tmp_path, models):
     root = write_styled_folder(tmp_path / "songs", n_per_style=2, styles=2)
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "toolkit",
-            "features",
-            "--data",
-            str(root),
-            "--features",
-            "audio_model",
-            "--set",
-            f"audio_model.path={models['w2v']} audio_model.layer=7 audio.n_jobs=2",
-            "--out",
-            str(tmp_path / "f"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
+    out = musiclust(
+        "features",
+        "--data",
+        str(root),
+        "--features",
+        "audio_model",
+        "--set",
+        f"audio_model.path={models['w2v']} audio_model.layer=7 audio.n_jobs=2",
+        "--out",
+        str(tmp_path / "f"),
     )
     assert out.returncode != 0 and "Traceback" not in out.stderr
     assert (
@@ -236,28 +223,20 @@ def test_without_transformers_the_error_names_what_to_install(tmp_path, models):
     blocker = tmp_path / "block"
     blocker.mkdir()
     (blocker / "sitecustomize.py").write_text("import sys\nsys.modules['transformers'] = None\n")
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "toolkit",
-            "run",
-            "--features",
-            "audio_model",
-            "--set",
-            f"audio_model.path={models['w2v']}",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={**__import__("os").environ, "PYTHONPATH": str(blocker)},
+    out = musiclust(
+        "run",
+        "--features",
+        "audio_model",
+        "--set",
+        f"audio_model.path={models['w2v']}",
+        env={**os.environ, "PYTHONPATH": str(blocker)},
     )
     assert out.returncode != 0 and out.stderr.count("\n") == 1
     assert "audio_model needs the transformers package (pip install transformers)" in out.stderr
 
 
 @pytest.mark.skipif(
-    __import__("importlib").util.find_spec("musicnn") is None,
+    importlib.util.find_spec("musicnn") is None,
     reason="the musicnn weights are not installed",
 )
 def test_a_search_combines_both_pretrained_features_with_the_rest(tmp_path, models):
@@ -289,7 +268,7 @@ def test_a_search_combines_both_pretrained_features_with_the_rest(tmp_path, mode
 
 @pytest.mark.slow
 @pytest.mark.skipif(
-    __import__("importlib").util.find_spec("musicnn") is None,
+    importlib.util.find_spec("musicnn") is None,
     reason="the musicnn weights are not installed",
 )
 def test_every_command_of_the_pretrained_embeddings_guide_runs(tmp_path, models):
@@ -304,9 +283,6 @@ def test_every_command_of_the_pretrained_embeddings_guide_runs(tmp_path, models)
     assert len(commands) == 3
     for command in commands:
         command = command.replace("/models/MERT-v1-95M", str(models["w2v"]))
-        args = shlex.split(command)[1:]
-        out = subprocess.run(
-            [sys.executable, "-m", "toolkit", *args], capture_output=True, text=True, cwd=tmp_path
-        )
+        out = musiclust(*shlex.split(command)[1:])
         assert out.returncode == 0, f"{command}\n{out.stderr}"
         assert "genre: ami" in out.stdout
