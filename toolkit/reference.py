@@ -69,18 +69,8 @@ def resolve(registry: Registry, value: str, has_audio: bool, has_lyrics: bool) -
                     f"reference.features: '{name}' needs {modality}, and the data has none"
                 )
         return names
-    return [n for n in (AUDIO if has_audio else LYRICS) if _usable(registry, n)]
-
-
-def _usable(registry: Registry, name: str) -> bool:
-    """Installed, and able to run as it is (musicnn needs its weights)."""
-    if name not in {i.name for i in registry.infos("feature")}:
-        return False
-    try:
-        registry.get("feature", name).cls().check()
-    except SpecError:
-        return False
-    return True
+    names = AUDIO if has_audio else LYRICS
+    return [n for n in names if registry.cannot_run("feature", n) is None]
 
 
 def space(blocks: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:

@@ -205,6 +205,17 @@ class Registry:
                 return family[name]
         return None
 
+    def cannot_run(self, family: str, name: str) -> str | None:
+        """Why the component ``name`` cannot run here with its defaults (not installed, or its
+        ``check`` fails: musicnn without its weights), or None when it can."""
+        if name not in self._by_family[family]:
+            return f"{family} '{name}' is not installed"
+        try:
+            self._by_family[family][name].cls().check()
+        except SpecError as exc:
+            return str(exc)
+        return None
+
     def get(self, family: str, name: str) -> PluginInfo:
         """The component ``name`` of ``family``, or a SpecError naming the valid choices."""
         if name in self._by_family[family]:

@@ -242,18 +242,13 @@ def usable_alternatives(
     (a plain name is kept as it is: it fails later with its own message if it cannot run)."""
     if isinstance(slot, str):
         return [slot]
-    installed = {i.name for i in registry.infos("feature")}
     out = []
     for name in slot:
-        if name not in installed:
-            continue
-        try:
-            registry.get("feature", name).cls().check()
-        except SpecError as exc:
-            if notes is not None and not out:
-                notes.append(f"default feature '{name}' cannot run here ({exc}): using the next")
-            continue
-        out.append(name)
+        reason = registry.cannot_run("feature", name)
+        if reason is None:
+            out.append(name)
+        elif notes is not None and not out and "not installed" not in reason:
+            notes.append(f"default feature '{name}' cannot run here ({reason}): using the next")
     return out
 
 

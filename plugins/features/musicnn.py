@@ -18,6 +18,7 @@ the dev clips best of the four layers (AMI 0.709 at K = 10, against 0.531 for au
 from __future__ import annotations
 
 import importlib.util
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +72,7 @@ class Musicnn(AudioFeature):
 
     def extraction_params(self) -> dict[str, Any]:
         params = super().extraction_params()
-        index = weights_folder(self.weights, self.model) / self.model / ".index"
-        params["weights"] = digest(index.read_bytes().hex())  # the weights, not their path
+        params["weights"] = _located(self.weights, self.model)[1]  # the weights, not their path
         return params
 
     def extract(self, audio: AudioAnalysis) -> np.ndarray:
@@ -87,7 +87,7 @@ class Musicnn(AudioFeature):
             )
         batch = nets.patches(nets.log_mel(y), nets.hop_frames(self.hop))
         device = _device(self.device)
-        folder = weights_folder(self.weights, self.model)
+        folder = _located(self.weights, self.model)[0]
         try:
             net = nets.load(self.model, str(folder), device)
         except CheckpointError as exc:
@@ -118,6 +118,14 @@ def weights_folder(given: str, model: str) -> Path:
             f"{INSTALL}, or point musicnn.weights at a folder holding {model}/",
         )
     return folder
+
+
+@lru_cache(maxsize=8)
+def _located(given: str, model: str) -> tuple[Path, str]:
+    """The weights folder and a digest of the model's index, once per process (a search's
+    trials and a worker's clips ask again and again; a failure is not cached)."""
+    folder = weights_folder(given, model)
+    return folder, digest((folder / model / ".index").read_bytes().hex())
 
 
 def _device(choice: str) -> str:
