@@ -30,7 +30,7 @@ STATS_ONLY = "reference.features=audio_stats"
 ROWS: dict[str, tuple[str | None, str, str, tuple[str, ...]]] = {
     "musiclust run (the defaults)": (None, "pca", "agglomerative", ()),
     "the defaults without the musicnn weights": (
-        "audio_stats",
+        "audio_stats,tfidf",
         "pca",
         "agglomerative",
         (STATS_ONLY,),

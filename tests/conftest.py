@@ -21,6 +21,8 @@ PLUGIN_PACKAGES = Path(__file__).parent / "plugin_packages"
 SMALL_DEMO = ("demo.n_per_style=4 demo.duration=2",)
 #: The default run's audio feature: the pretrained embedding where its weights are installed.
 DEFAULT_AUDIO = "musicnn" if importlib.util.find_spec("musicnn") else "audio_stats"
+#: The default run's features on audio with lyrics: the lyrics beside it, fused.
+DEFAULT_FEATURES = f"{DEFAULT_AUDIO},tfidf"
 
 
 @pytest.fixture(scope="session")

@@ -132,7 +132,7 @@ def test_a_single_block_is_not_rebalanced():
     assert mfa.notes_ == []
 
 
-@pytest.mark.parametrize("balance", ["mfa", "variance"])
+@pytest.mark.parametrize("balance", ["auto", "mfa", "variance"])
 def test_sparse_thin_and_constant_blocks_never_divide_by_zero(balance):
     rng = np.random.default_rng(3)
     n = 50
@@ -178,3 +178,46 @@ def test_a_run_says_how_each_block_was_weighted(tmp_path):
         assert f"mfcc_stats (20 of 20 rows, 40 columns) divided by its {what} standard" in notes[0]
         assert "tfidf (" in notes[1] and notes[1].endswith("then weighted 0.5")
         assert result.spec.flat_params()["fusion.balance"] == balance
+
+
+def test_auto_keeps_blocks_that_rise_above_noise_and_leaves_out_those_that_do_not():
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    values, masks, _ = two_views()
+    scaling = {"audio": "columns", "lyrics": "block"}
+    auto = Fusion(scaling=scaling).fit(values, masks)  # auto is the default
+    mfa = Fusion(scaling=scaling, balance="mfa").fit(values, masks)
+    assert auto.left_out_ == []
+    np.testing.assert_allclose(
+        auto.transform(values, masks).vectors, mfa.transform(values, masks).vectors
+    )
+    assert "directions above the noise edge" in auto.notes_[1]
+
+    # the audio holds three groups; the lyrics are noise as wide as the corpus (a flat spectrum)
+    rng = np.random.default_rng(1)
+    groups = rng.integers(3, size=90)
+    values = {
+        "audio": (rng.normal(size=(3, 20)) * 1.5)[groups] + rng.normal(size=(90, 20)),
+        "lyrics": rng.normal(size=(90, 80)),
+    }
+
+    def found(balance: str) -> float:
+        X = Fusion(scaling=scaling, balance=balance).fit_transform(values, masks).vectors
+        return adjusted_rand_score(groups, KMeans(3, n_init=10, random_state=0).fit_predict(X))
+
+    auto = Fusion(scaling=scaling).fit(values, masks)
+    assert auto.left_out_ == ["lyrics"]
+    assert np.all(auto.transform(values, masks).vectors[:, 20:] == 0)
+    assert "lyrics (90 of 90 rows, 80 columns) left out: 0 directions" in auto.notes_[1]
+    # balanced by first axes, the noise's 80 flat directions outweigh the audio's groups
+    assert found("auto") > 0.95 and found("mfa") < 0.8
+
+
+def test_auto_keeps_everything_when_no_block_rises_above_noise():
+    rng = np.random.default_rng(4)
+    values = {"a": rng.normal(size=(60, 30)), "b": rng.normal(size=(60, 40))}
+    masks = {"a": np.ones(60, bool), "b": np.ones(60, bool)}
+    fusion = Fusion().fit(values, masks)
+    assert fusion.left_out_ == []
+    assert fusion.notes_[0] == "fusion (auto): no block rises above the noise edge; all are kept"

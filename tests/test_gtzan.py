@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-from conftest import DEFAULT_AUDIO
+from conftest import DEFAULT_FEATURES
 from mlflow.tracking import MlflowClient
 
 from toolkit import pipeline
@@ -37,7 +37,10 @@ def test_gtzan_mini_with_lyrics_end_to_end(gtzan_mini, tmp_path):
     ):
         assert key in metrics
     assert metrics["genre.ami"] > 0.2  # real structure is found (chance is 0)
-    assert logged.data.params["feature.names"] == DEFAULT_AUDIO  # audio only: see the README
+    assert logged.data.params["feature.names"] == DEFAULT_FEATURES
+    # the transcripts do not rise above noise: fusion leaves them out and says so
+    (note,) = [n for n in result.notes if n.startswith("fusion (auto): tfidf")]
+    assert f"({len(lyrics)} of 50 rows" in note and " left out: 0 directions" in note
     assert logged.data.params["source.name"] == "folder"
     assert MlflowClient().get_experiment(logged.info.experiment_id).name == "gtzan-mini"
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 import yaml
-from conftest import DEFAULT_AUDIO, SMALL_DEMO
+from conftest import DEFAULT_AUDIO, DEFAULT_FEATURES, SMALL_DEMO
 from helpers import write_styled_folder, write_tone
 from mlflow.tracking import MlflowClient
 
@@ -42,7 +42,7 @@ def test_demo_run_logs_everything_and_its_model_reproduces_the_assignments(tmp_p
 
     params = logged.data.params
     assert params["encoder.name"] == "pca" and params["clusterer.n_clusters"] == "auto"
-    assert params["feature.names"] == DEFAULT_AUDIO and params["spec.seed"] == "0"
+    assert params["feature.names"] == DEFAULT_FEATURES and params["spec.seed"] == "0"
     assert params["source.n_per_style"] == "4" and params["clusterer.name"] == "agglomerative"
     assert params["clusterer.criterion"] == "label_free"
     assert params == result.spec.flat_params()  # the fully resolved spec, nothing else

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DEFAULT_AUDIO
+from conftest import DEFAULT_AUDIO, DEFAULT_FEATURES
 
 from toolkit.errors import DataError, SpecError
 from toolkit.registry import get_registry
@@ -22,10 +22,11 @@ def test_no_options_give_the_demo_with_every_default_filled_in():
     s = spec()
     assert s.source.name == "demo"
     assert s.encoder.name == "pca" and s.clusterer.name == "agglomerative"
-    # pca's defaults: the pretrained embedding, else the statistics, else (no audio) the lyrics
+    # pca's defaults: the pretrained embedding, else the statistics; beside them the lyrics
     first = "musicnn" if importlib.util.find_spec("musicnn") else "audio_stats"
-    assert [p.name for p in s.features] == [first]
-    assert s.alternatives[first][-1] == "tfidf"
+    assert [p.name for p in s.features] == [first, "tfidf"]
+    assert s.alternatives[first] == (["audio_stats"] if first == "musicnn" else [])
+    assert s.fusion["balance"] == "auto"
     assert s.default_features
     assert s.clusterer.params["n_clusters"] == "auto"
     assert s.clusterer.params["criterion"] == "label_free"
@@ -139,17 +140,21 @@ def test_mlflow_param_keys_never_collide_with_mlproject_parameters():
     flat = spec().flat_params()
     assert not raw & set(flat)
     assert flat["encoder.name"] == "pca" and flat["clusterer.n_clusters"] == "auto"
-    assert flat["feature.names"] == DEFAULT_AUDIO and flat["audio.duration"] == "none"
+    assert flat["feature.names"] == DEFAULT_FEATURES and flat["audio.duration"] == "none"
 
 
 def test_default_features_adapt_to_the_data_explicit_ones_do_not():
     s = spec()
     notes = adapt_to_data(s, get_registry(), has_audio=True, has_lyrics=True)
-    assert [p.name for p in s.features] == [DEFAULT_AUDIO] and not notes
-    s = spec(sets=["tfidf.dims=7"])  # a setting for the alternative the data may call in
+    assert [p.name for p in s.features] == [DEFAULT_AUDIO, "tfidf"] and not notes
+    s = spec(sets=["tfidf.dims=7"])
     notes = adapt_to_data(s, get_registry(), has_audio=False, has_lyrics=True)
     assert [p.name for p in s.features] == ["tfidf"] and s.features[0].params["dims"] == 7
-    assert f"default feature 'tfidf' instead of '{DEFAULT_AUDIO}': the data has no audio" in notes
+    assert notes == [f"default feature '{DEFAULT_AUDIO}' dropped: the data has no audio"]
+    s = spec()
+    notes = adapt_to_data(s, get_registry(), has_audio=True, has_lyrics=False)
+    assert [p.name for p in s.features] == [DEFAULT_AUDIO]
+    assert notes == ["default feature 'tfidf' dropped: the data has no lyrics"]
     with pytest.raises(SpecError, match=r"unknown parameter 'tfidf\.dimz'"):
         spec(sets=["tfidf.dimz=7"])
     s = spec(features="mfcc_stats,tfidf")

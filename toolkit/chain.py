@@ -35,7 +35,7 @@ class Chain:
         audio: AudioSettings,
         framing: Framing | None = None,
         back: str = "latent",
-        balance: str = "variance",
+        balance: str = "auto",
     ) -> None:
         self.features = features
         self.encoder = encoder

@@ -11,7 +11,7 @@ A spec is a plain mapping (YAML on disk)::
     audio:     {sample_rate: 22050, ...}
     segments:  {length: auto, ...}
     reference: {features: auto}
-    fusion:    {balance: variance}
+    fusion:    {balance: auto}
     seed:      0
 
 It is built from defaults, then a ``--config`` file, then command-line options, then ``--set
