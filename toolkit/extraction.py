@@ -119,6 +119,14 @@ def extract(
     ]
     if not keep:
         shown = "; ".join(f"{s.id}: {s.reason}" for s in skipped[:3])
+        failing = {s.reason.split(":", 1)[0] for s in skipped}
+        if len(failing) == 1 and next(iter(failing)).startswith("feature "):
+            # the same feature failed on every clip: the plugin, not the data
+            name = next(iter(failing))[len("feature ") :].replace(" failed", "")
+            raise PluginError(
+                f"feature '{name}' failed on all {len(dataset.clips)} clips ({shown})",
+                "the clips decoded; the feature plugin raised on each",
+            )
         raise DataError(
             f"no usable clips: all {len(dataset.clips)} were skipped ({shown})",
             "see the reasons above; check the data path and the audio settings",
@@ -141,6 +149,7 @@ def extract(
     stats = {
         "cache_hits": float(cache.hits),
         "cache_misses": float(cache.misses),
+        "cache_dropped": float(cache.dropped),
         "extract_seconds": time.perf_counter() - started,
     }
     return Extraction(kept, blocks, reference_blocks, skipped, stats)
