@@ -70,6 +70,7 @@ def test_mistakes_are_one_line_non_zero_and_start_no_run(args, expected, tmp_pat
         (["--encoders", "pca,vea"], "error: unknown encoder 'vea'"),
         (["--objective", "silhuette"], "error: unknown objective 'silhuette'"),
         (["--trials", "0"], "error: --trials: expected at least 1, got 0"),
+        (["--confirm", "-1"], "error: --confirm: expected at least 0, got -1"),
         (["--workers", "two"], "error: --workers: expected a whole number, got 'two'"),
         (["--resume", "maybe"], "error: --resume: expected true or false"),
         (

@@ -108,15 +108,40 @@ def test_search_on_demo_logs_trials_as_child_runs_and_registers_the_best(tmp_pat
         seen.add(key)
     assert repeats >= 1
 
-    best = study.best_trial
+    # the three best distinct trials were fitted again with two more seeds (child runs), and
+    # the best mean score was kept
+    artifacts = Path(mlflow.artifacts.download_artifacts(run_id=result.parent_run_id))
+    confirmed = pd.read_csv(artifacts / "confirmed.csv")
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    distinct = {t.user_attrs["spec.hash"] for t in complete if t.user_attrs["collapsed"] != "true"}
+    assert len(confirmed) == min(3, len(distinct)) >= 2
+    values = {t.number: t.value for t in complete}
+    assert sorted(confirmed["score_seed_0"], reverse=True) == sorted(
+        [v for n, v in values.items() if n in set(confirmed["trial"])], reverse=True
+    )
+    seeds = confirmed[["score_seed_0", "score_seed_1", "score_seed_2"]]
+    np.testing.assert_allclose(confirmed["mean"], seeds.mean(axis=1))
+    kept = confirmed.loc[confirmed["mean"].idxmax()]
+    assert result.best_trial == kept["trial"]
+    assert parent.data.tags["best.trial"] == str(kept["trial"])
+    assert parent.data.metrics["best.objective_confirmed"] == pytest.approx(kept["mean"])
+    reruns = [r for r in children if r.data.tags.get("musiclust.kind") == "confirm"]
+    assert len(reruns) == 2 * len(confirmed)
+    assert {r.data.tags["confirms_trial"] for r in reruns} == {str(n) for n in confirmed["trial"]}
+    for run in reruns:
+        assert run.info.status == "FINISHED" and run.data.params["spec.seed"] in ("1", "2")
+        number, seed = int(run.data.tags["confirms_trial"]), run.data.params["spec.seed"]
+        row = confirmed.set_index("trial").loc[number]
+        assert run.data.metrics["objective"] == pytest.approx(row[f"score_seed_{seed}"])
+    assert study.user_attrs["confirmed"]  # kept for a resumed study
+    assert any(n.startswith("confirmed: trial") for n in result.notes)
+
+    best = study.trials[result.best_trial]
     assert parent.data.metrics["best.objective"] == pytest.approx(best.value)
     best_run = client.get_run(best.user_attrs["mlflow.run_id"])
     assert parent.data.metrics["best.genre.ami"] == pytest.approx(
         best_run.data.metrics["genre.ami"]
     )
-    assert parent.data.tags["best.trial"] == str(best.number)
-
-    artifacts = Path(mlflow.artifacts.download_artifacts(run_id=result.parent_run_id))
     table = pd.read_csv(artifacts / "trials.csv")
     assert len(table) == len(trials)
     assert set(table["state"]) <= {"complete", "pruned", "fail"}

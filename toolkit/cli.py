@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from toolkit import __version__
-from toolkit.errors import MusiclustError, SpecError
+from toolkit.errors import MusiclustError, SpecError, Terminated, stop_on_sigterm
 from toolkit.registry import PLURAL, get_registry
 
 log = logging.getLogger("musiclust")
@@ -27,6 +27,9 @@ class _Group(click.Group):
             ctx.exit(2 if isinstance(exc, SpecError) else 1)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except Terminated as exc:  # the run ended KILLED on the way out
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(128 + 15)
         except BrokenPipeError:  # `musiclust plugins | head`: the reader left, end quietly
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
@@ -224,7 +227,7 @@ def _flag(text: str | None, flag: str) -> bool:
     raise SpecError(f"{flag}: expected true or false, got {text!r}")
 
 
-def _positive(text: str | None, flag: str, default: int) -> int:
+def _positive(text: str | None, flag: str, default: int, least: int = 1) -> int:
     text = _given(text)
     if text is None:
         return default
@@ -232,8 +235,8 @@ def _positive(text: str | None, flag: str, default: int) -> int:
         value = int(text)
     except ValueError:
         raise SpecError(f"{flag}: expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise SpecError(f"{flag}: expected at least 1, got {value}")
+    if value < least:
+        raise SpecError(f"{flag}: expected at least {least}, got {value}")
     return value
 
 
@@ -312,6 +315,12 @@ def _positive(text: str | None, flag: str, default: int) -> int:
     show_default=True,
     help="Stop trained encoders whose intermediate objective trails the median.",
 )
+@click.option(
+    "--confirm",
+    metavar="N",
+    help="Fit the N best trials again with 2 more seeds each and keep the best mean score "
+    "(default: 3; 0 keeps the single best score).",
+)
 @click.option("--seed", metavar="N", help="Seed for every trial and the sampler (default: 0).")
 def search(
     data: str | None,
@@ -331,6 +340,7 @@ def search(
     experiment: str | None,
     register: str | None,
     pruner: str,
+    confirm: str | None,
     seed: str | None,
 ) -> None:
     """Search plugin combinations and their parameters with Optuna; track it in MLflow.
@@ -368,6 +378,7 @@ def search(
         register=_given(register),
         pruner=pruner,
         reports=_names(reports) or [],
+        confirm=_positive(confirm, "--confirm", 3, least=0),
     )
     result = run_search(options)
     _print_search(result, tracking.tracking_uri())
@@ -631,6 +642,7 @@ def _info_dict(info: Any) -> dict[str, Any]:
 
 
 def main() -> None:
+    stop_on_sigterm()
     cli(prog_name="musiclust")
 
 

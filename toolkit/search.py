@@ -3,11 +3,14 @@
     study (parent run: space, best spec, best.<metric>, Optuna plots, trials.csv)
       |-- trial 0 (child run: the full resolved spec, metrics, objective, trial.state)
       |-- trial 1 ...
-      `-- best (child run: the best spec re-fitted, its model registered)
+      |-- confirm trial N, seed S (child runs: the best trials fitted with more seeds)
+      `-- best (child run: the kept spec re-fitted, its model registered)
 
 Each trial is one :func:`toolkit.pipeline.run` of a spec the space suggests, scored by the
 objective (:mod:`toolkit.objectives`) in the data set's reference space. Trained encoders
 report the same objective at intermediate epochs so the pruner compares like with like.
+Before one trial is kept, the few best are fitted again with more seeds and the best mean
+wins (:func:`_confirm`: the best of many noisy scores is biased up).
 
 The study lives in an Optuna RDB storage (a sqlite file by default) and names the MLflow
 parent run in its user attributes, so ``--resume`` (after a crash or ``kill -9``) and extra
@@ -18,6 +21,7 @@ once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import multiprocessing
@@ -27,14 +31,14 @@ import sys
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from toolkit import __version__
-from toolkit.errors import SpecError
+from toolkit.errors import SpecError, stop_on_sigterm
 from toolkit.objectives import COLLAPSED, Inputs, Objective, describe, get_objective, refitter
 from toolkit.pipeline import RunHooks
 from toolkit.registry import Registry, get_registry
@@ -46,6 +50,8 @@ HEARTBEAT_S = 10
 GRACE_S = 60
 #: Intermediate objective reports per trained encoder (for the pruner).
 REPORTS = 8
+#: Seeds beyond the search's own that each confirmed trial is fitted and scored with.
+CONFIRM_SEEDS = 2
 #: Epochs before the pruner may stop a trial (beta warm-ups, early noise).
 WARMUP_EPOCHS = 100
 
@@ -70,6 +76,8 @@ class SearchOptions:
     register: str | None = None
     pruner: str = "median"
     refit: bool = True
+    #: The best trials re-scored with CONFIRM_SEEDS more seeds before one is picked (0: none).
+    confirm: int = 3
     #: Reports for every trial (None: every default one); the re-fitted best run gets all.
     reports: list[str] | None = field(default_factory=list)
 
@@ -119,6 +127,7 @@ def search(options: SearchOptions, registry: Registry | None = None) -> SearchRe
             "LABEL-TUNED: the objective reads the labels; the study is tagged label_tuned=true "
             "and its scores are not unsupervised results"
         )
+    tracking.check_store()  # before anything is created in Optuna: the store must answer
     tag = describe(objective)["objective"].replace(":", "-")
     study_name = f"{options.study or f'{dataset.name}-{tag}'}-{space.hash()}"
     storage = make_storage(options.storage)
@@ -204,15 +213,26 @@ def make_storage(url: str) -> Any:
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
-    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        folder = Path(url[len("sqlite:///") :]).expanduser().resolve().parent
-        if not folder.is_dir():
-            raise SpecError(f"--storage {url}: the folder {folder} does not exist")
+    from toolkit.tracking import file_lock
+
+    engine_kwargs: dict[str, Any] = {}
+    lock: Path | None = None
+    if url.startswith("sqlite"):
+        engine_kwargs = {"connect_args": {"timeout": 60}}
+    elif url.startswith("postgresql"):  # an unreachable server fails in seconds, not minutes
+        engine_kwargs = {"connect_args": {"connect_timeout": 10}}
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///") :]).expanduser().resolve()
+        if not path.parent.is_dir():
+            raise SpecError(f"--storage {url}: the folder {path.parent} does not exist")
+        lock = path.with_name(path.name + ".lock")  # one process at a time creates the schema
     try:
         for attempt in range(3):
             try:
-                with warnings.catch_warnings():
+                with (
+                    warnings.catch_warnings(),
+                    file_lock(lock) if lock else contextlib.nullcontext(),
+                ):
                     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                     return RDBStorage(
                         url,
@@ -252,7 +272,7 @@ def make_sampler(seed: int, workers: int, offset: int = 0) -> Any:
             seed=seed + offset,
             multivariate=True,
             group=True,  # conditional spaces: parameters of the same plugins model together
-            constant_liar=workers > 1,
+            constant_liar=True,  # other processes (workers, machines) may be mid-trial
         )
 
 
@@ -351,12 +371,50 @@ def _end_parent(run_id: str, status: str) -> None:
         log.warning("could not end the study's run: %s", exc)
 
 
-def _finished(study: Any) -> list[Any]:
+def _finished(study: Any, replays: bool = False) -> list[Any]:
+    """The study's finished trials; without ``replays``, not those that proposed a spec
+    already run (their score is reused, and they do not count toward ``--trials``)."""
     from optuna.trial import TrialState
 
-    return study.get_trials(
+    trials = study.get_trials(
         deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
     )
+    return trials if replays else [t for t in trials if "duplicate_of" not in t.user_attrs]
+
+
+class _Enough:
+    """Stop a worker once the study holds ``trials`` distinct finished trials (counted across
+    every process that shares the study), or when the sampler keeps proposing pipelines already
+    run: the space then holds fewer distinct pipelines than were asked for."""
+
+    def __init__(self, trials: int) -> None:
+        self.trials = trials
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        everything = _finished(study, replays=True)
+        distinct = _finished(study)
+        replays = len(everything) - len(distinct)
+        if len(distinct) >= self.trials:
+            study.stop()
+        elif replays >= max(self.trials, 10):
+            log.warning(
+                "the sampler proposed %d pipelines already run: the space holds fewer distinct "
+                "pipelines than --trials %d; stopping at %d",
+                replays,
+                self.trials,
+                len(distinct),
+            )
+            study.stop()
+
+
+def _sampler_offset(study: Any, index: int) -> int:
+    """A fresh study's first process samples from ``--seed`` (reproducible); a process that
+    resumes or joins a study that has trials draws its own stream, so it does not replay the
+    pipelines the first one proposed."""
+    done = len(study.trials)
+    if not done:
+        return index
+    return int.from_bytes(os.urandom(4), "little") % (2**31 - 1) + index
 
 
 def _spawn(payload: WorkerArgs, workers: int) -> None:
@@ -394,14 +452,13 @@ def run_worker(args: WorkerArgs, index: int, space: SearchSpace | None = None) -
     """Run trials of the study until it holds ``options.trials`` finished ones (a spawned
     worker builds the space again from the options; the searching process passes its own)."""
     import optuna
-    from optuna.study import MaxTrialsCallback
-    from optuna.trial import TrialState
 
     options = args.options
     if index or options.workers > 1:  # a spawned process: its own logging and threads
         import mlflow
 
         _worker_setup(options.workers)
+        stop_on_sigterm()  # the searching process stops its workers with SIGTERM
         mlflow.set_tracking_uri(args.tracking_uri)
     _quiet_optuna()
     registry = get_registry()
@@ -410,26 +467,16 @@ def run_worker(args: WorkerArgs, index: int, space: SearchSpace | None = None) -
     )
     space = space or prepare(registry, options)[1]
     storage = make_storage(options.storage)
-    study = optuna.load_study(
-        study_name=args.study,
-        storage=storage,
-        sampler=make_sampler(options.seed, options.workers, offset=index),
-        pruner=make_pruner(options.pruner),
+    study = optuna.load_study(study_name=args.study, storage=storage)
+    study.sampler = make_sampler(
+        options.seed, options.workers, offset=_sampler_offset(study, index)
     )
-    remaining = options.trials - len(_finished(study))
-    if remaining <= 0:
+    study.pruner = make_pruner(options.pruner)
+    if options.trials - len(_finished(study)) <= 0:
         return
     trial_fn = TrialRunner(registry, space, objective, options, args.parent, args.study)
     study.optimize(
-        trial_fn,
-        n_trials=remaining,
-        catch=(Exception,),
-        callbacks=[
-            MaxTrialsCallback(
-                options.trials, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-            )
-        ],
-        gc_after_trial=True,
+        trial_fn, catch=(Exception,), callbacks=[_Enough(options.trials)], gc_after_trial=True
     )
 
 
@@ -501,6 +548,9 @@ class TrialRunner:
         except optuna.TrialPruned as exc:
             hooks.finish("pruned")
             say(f"trial {trial.number} pruned: {choice.label()}: {exc}")
+            raise
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the run ended KILLED, say so
+            hooks.finish("interrupted")
             raise
         except Exception as exc:
             message = " ".join(str(exc).split())[:500] or type(exc).__name__
@@ -720,8 +770,16 @@ def _summarise(
         out = Path(tmp)
         _trials_table(study, out / "trials.csv")
         result.notes += _plots(study, out / "plots")
+        best = None
         if complete:
-            best = study.best_trial
+            runner = TrialRunner(registry, space, objective, options, parent, study.study_name)
+            best, confirmed = _confirm(study, runner)
+            if confirmed:
+                _confirm_table(confirmed, out / "confirmed.csv")
+                result.notes.append(_confirm_note(confirmed, best, study.best_trial))
+                metrics["best.objective_confirmed"] = next(
+                    r["mean"] for r in confirmed if r["trial"] == best.number
+                )
             result.best_trial, result.best_value = best.number, float(best.value)
             result.best_label = best.user_attrs.get("pipeline")
             result.best_run_id = best.user_attrs.get("mlflow.run_id")
@@ -750,14 +808,23 @@ def _summarise(
                 ],
             )
         client.log_artifacts(parent, str(out))
-    if complete and options.refit:
-        _refit_best(study, options, objective, space, parent, registry, result)
+    if best is not None and not objective.supervised and float(best.value) <= COLLAPSED:
+        message = (
+            "every completed trial collapsed (one cluster, or one holding most clips): "
+            "nothing is re-fitted or registered; widen the space or check the data"
+        )
+        log.warning(message)
+        result.notes.append(message)
+        mlflow.MlflowClient().set_tag(parent, "best.collapsed", "true")
+    elif best is not None and options.refit:
+        _refit_best(study, best, options, objective, space, parent, registry, result)
     _end_parent(parent, "FINISHED")
     return result
 
 
 def _refit_best(
     study: Any,
+    best: Any,
     options: SearchOptions,
     objective: Objective,
     space: SearchSpace,
@@ -767,48 +834,199 @@ def _refit_best(
 ) -> None:
     """Fit the best spec again as a child run with its model, and register the model."""
     import mlflow
-    import yaml
+    from optuna.trial import TrialState
 
     from toolkit import pipeline
-    from toolkit.spec import build_spec
 
-    best = study.best_trial
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "best.yaml"
-        path.write_text(best.user_attrs["spec"], encoding="utf-8")
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        data.pop("source", None)  # the search's own data options rebuild it
-        data.pop("reports", None)  # every default report for the best run
-        path.write_text(yaml.safe_dump(data), encoding="utf-8")
-        spec = build_spec(
-            registry,
-            data=options.data,
-            source=options.source,
-            config=str(path),
-            seed=options.seed,
+    client = mlflow.MlflowClient()
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if running:  # another process shares the study: the last one to finish registers
+        result.notes.append(
+            f"{len(running)} trial(s) still running in another process: the last process to "
+            "finish re-fits and registers the best pipeline"
         )
+        return
+    name = options.register or f"musiclust-{_safe(result.experiment)}"
+    versions = client.search_model_versions(f"name='{name}'")
+    mine = [v for v in versions if v.tags.get("study.name") == study.study_name]
+    for version in mine:
+        if version.tags.get("best.trial") == str(best.number):
+            result.registered = f"{name}/{version.version}"
+            result.notes.append(f"the best pipeline is already registered as {result.registered}")
+            client.set_tag(parent, "best.model", result.registered)
+            return
+    spec = _trial_spec(registry, best, options, options.seed, None)  # every default report
     runner = TrialRunner(registry, space, objective, options, parent, study.study_name)
     hooks = _RefitHooks(runner, best.number)
     say(f"re-fitting the best pipeline (trial {best.number}) with its model")
     run = pipeline.run(spec, registry, log_model=True, progress=False, hooks=hooks)
     result.model_uri = run.model_uri
-    name = options.register or f"musiclust-{_safe(run.experiment)}"
     from toolkit.model import _quiet_mlflow
 
     with _quiet_mlflow():
         version = mlflow.register_model(run.model_uri, name)
     result.registered = f"{name}/{version.version}"
-    client = mlflow.MlflowClient()
     client.set_tag(parent, "best.model", result.registered)
     client.set_tag(parent, "best.refit_run_id", run.run_id)
-    for key, value in {**describe(objective), "study.name": study.study_name}.items():
+    tags = {**describe(objective), "study.name": study.study_name, "best.trial": str(best.number)}
+    for key, value in tags.items():
         client.set_model_version_tag(name, version.version, key, value)
+    for older in mine:  # a resumed study found a better pipeline: the older one is superseded
+        client.set_model_version_tag(name, older.version, "superseded_by", str(version.version))
+
+
+def _trial_spec(
+    registry: Registry, trial: Any, options: SearchOptions, seed: int, reports: Any
+) -> Any:
+    """A finished trial's spec, as run, for another fit (the search's own data options)."""
+    import yaml
+
+    from toolkit.spec import build_spec
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = yaml.safe_load(trial.user_attrs["spec"])
+        data.pop("source", None)  # the search's own data options rebuild it
+        data.pop("reports", None)
+        path = Path(tmp) / "trial.yaml"
+        path.write_text(yaml.safe_dump(data), encoding="utf-8")
+        return build_spec(
+            registry,
+            data=options.data,
+            source=options.source,
+            config=str(path),
+            seed=seed,
+            reports=reports,
+            sets=shared_sets(registry, options.sets),  # the source's own (csv.lyrics_column)
+        )
+
+
+def _confirm(study: Any, runner: TrialRunner) -> tuple[Any, list[dict[str, Any]]]:
+    """The trial to keep, and the table it was confirmed from (empty: none was needed).
+
+    The best of many noisy scores is biased up (the winner's curse: Cawley and Talbot, 2010):
+    a trained encoder that drew a lucky initialisation, or a clustering whose bootstrap draws
+    happened to agree, tops the study and does not come back. So the ``confirm`` best trials
+    (distinct specs, not collapsed) are fitted again with CONFIRM_SEEDS more seeds (the
+    encoder's and clusterer's initialisations, the objective's draws), each scored like a
+    trial as a child run, and the trial with the best mean score is kept. A study resumed
+    later reuses the scores already taken (kept in the study's user attributes)."""
+    from optuna.study import StudyDirection
+    from optuna.trial import TrialState
+
+    options = runner.options
+    sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    ranked = sorted(complete, key=lambda t: sign * float(t.value), reverse=True)
+    candidates, specs = [], set()
+    for trial in ranked:
+        spec_hash = trial.user_attrs.get("spec.hash")
+        if spec_hash in specs or trial.user_attrs.get("collapsed") == "true":
+            continue
+        if "spec" not in trial.user_attrs:
+            continue
+        specs.add(spec_hash)
+        candidates.append(trial)
+    candidates = candidates[: options.confirm]
+    if len(candidates) < 2:
+        return ranked[0], []
+    taken = dict(study.user_attrs.get("confirmed", {}))  # "trial:seed" -> score
+    say(
+        f"confirming the {len(candidates)} best trials with {CONFIRM_SEEDS} more seeds each "
+        "(the best of many noisy scores is biased up)"
+    )
+    rows = []
+    for trial in candidates:
+        scores = [float(trial.value)]
+        for extra in range(1, CONFIRM_SEEDS + 1):
+            seed = options.seed + extra
+            key = f"{trial.number}:{seed}"
+            if key not in taken:
+                taken[key] = _rescore(trial, seed, runner)
+                study.set_user_attr("confirmed", taken)
+            scores.append(taken[key])
+        finite = [v for v in scores if math.isfinite(v)]
+        mean = float(np.mean(finite)) if len(finite) == len(scores) else -sign * math.inf
+        rows.append(
+            {
+                "trial": trial.number,
+                "pipeline": trial.user_attrs.get("pipeline", ""),
+                "scores": scores,
+                "mean": mean,
+                "spread": float(np.std(finite)) if finite else math.nan,
+            }
+        )
+        say(
+            f"  trial {trial.number}: {rows[-1]['pipeline']}: "
+            + ", ".join(f"{v:.4f}" for v in scores)
+            + f" (mean {mean:.4f})"
+        )
+    if not any(math.isfinite(r["mean"]) for r in rows):
+        return ranked[0], []
+    top = max(rows, key=lambda r: sign * r["mean"])
+    return next(t for t in candidates if t.number == top["trial"]), rows
+
+
+def _rescore(trial: Any, seed: int, runner: TrialRunner) -> float:
+    """A trial's spec fitted and scored again with another seed, as a child run."""
+    from toolkit import pipeline
+
+    objective, options, registry = runner.objective, runner.options, runner.registry
+    name = objective.name if objective.label is None else f"{objective.name}:{objective.label}"
+    again = TrialRunner(
+        registry,
+        runner.space,
+        get_objective(name, seed),
+        replace(options, seed=seed),
+        runner.parent,
+        runner.study,
+    )
+    hooks = _ConfirmHooks(again, trial.number, seed)
+    try:
+        spec = _trial_spec(registry, trial, options, seed, options.reports)
+        run = pipeline.run(spec, registry, log_model=False, progress=False, hooks=hooks)
+    except Exception as exc:  # a seed that fails counts against the trial, and is said
+        log.warning("confirming trial %s with seed %s failed: %s", trial.number, seed, exc)
+        return math.nan
+    return float(run.metrics["objective"])
+
+
+def _confirm_table(rows: list[dict[str, Any]], path: Path) -> None:
+    import pandas as pd
+
+    pd.DataFrame(
+        [
+            {
+                "trial": r["trial"],
+                "pipeline": r["pipeline"],
+                **{f"score_seed_{i}": v for i, v in enumerate(r["scores"])},
+                "mean": r["mean"],
+                "std": r["spread"],
+            }
+            for r in rows
+        ]
+    ).to_csv(path, index=False)
+
+
+def _confirm_note(rows: list[dict[str, Any]], best: Any, raw: Any) -> str:
+    kept = next(r for r in rows if r["trial"] == best.number)
+    if best.number == raw.number:
+        return (
+            f"confirmed: trial {best.number} keeps the lead over {len(rows) - 1} runners-up "
+            f"with {CONFIRM_SEEDS} more seeds (mean objective {kept['mean']:.4f})"
+        )
+    first = next(r for r in rows if r["trial"] == raw.number)
+    return (
+        f"confirmed: trial {best.number} (mean objective {kept['mean']:.4f} over "
+        f"{len(kept['scores'])} seeds) replaces trial {raw.number}, the single best score "
+        f"({raw.value:.4f}), whose mean over the same seeds was {first['mean']:.4f}"
+    )
 
 
 class _RefitHooks(TrialHooks):
     """The best spec again: a child run scored like a trial, with no trial to report to."""
 
     reports_epochs = False
+    kind, link = "best", "best_of_trial"  # its run's kind tag, and the tag naming the trial
 
     def __init__(self, runner: TrialRunner, number: int) -> None:
         self.runner = runner
@@ -824,11 +1042,24 @@ class _RefitHooks(TrialHooks):
 
     def tags(self) -> dict[str, str]:
         return {
-            "musiclust.kind": "best",
+            "musiclust.kind": self.kind,
             "study.name": self.runner.study,
-            "best_of_trial": str(self.number),
+            self.link: str(self.number),
             **describe(self.runner.objective),
         }
+
+
+class _ConfirmHooks(_RefitHooks):
+    """A trial's spec again with another seed: a child run scored like a trial."""
+
+    def __init__(self, runner: TrialRunner, number: int, seed: int) -> None:
+        super().__init__(runner, number)
+        self.seed = seed
+
+    kind, link = "confirm", "confirms_trial"
+
+    def run_name(self, name: str) -> str:
+        return f"confirm trial {self.number}, seed {self.seed}: {name}"
 
 
 class _NoTrial:
