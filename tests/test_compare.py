@@ -9,7 +9,7 @@ from conftest import SMALL_DEMO
 
 from toolkit import pipeline
 from toolkit.compare import compare
-from toolkit.errors import MusiclustError
+from toolkit.errors import MusiclustError, PluginError
 from toolkit.registry import get_registry
 from toolkit.spec import build_spec
 
@@ -22,7 +22,7 @@ def run(**kw):
 def test_compare_lists_finished_runs_best_first_and_writes_csv_and_markdown(tmp_path, with_plugins):
     results = [run(sets=[*SMALL_DEMO, f"agglomerative.n_clusters={k}"]) for k in (2, 5)]
     results.append(run(clusterer="gmm", sets=[*SMALL_DEMO, "gmm.n_clusters=3"]))
-    with pytest.raises(RuntimeError):
+    with pytest.raises(PluginError):
         run(clusterer="explode", sets=SMALL_DEMO)  # a FAILED run: left out, and counted
     out = compare(out_dir=tmp_path / "out")  # default: the latest run's experiment
     assert out.failed == 1

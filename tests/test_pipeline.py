@@ -107,7 +107,10 @@ def test_demo_run_logs_everything_and_its_model_reproduces_the_assignments(tmp_p
 
 
 def test_a_failing_run_ends_failed_with_its_error(with_plugins):
-    with pytest.raises(RuntimeError, match="explode clusterer always fails"):
+    from toolkit.errors import PluginError
+
+    # a plugin's own exception is named: which plugin, which error (no "please report it")
+    with pytest.raises(PluginError, match="clusterer 'explode' failed: RuntimeError: the explode"):
         run(clusterer="explode", sets=SMALL_DEMO)
     client = MlflowClient()
     [failed] = client.search_runs([client.get_experiment_by_name("demo").experiment_id])

@@ -195,4 +195,6 @@ def _short(exc: Exception) -> str:
     # libsndfile prefixes "Error opening '<path>': "; the path is already in the skip list.
     if ": " in text and text.startswith("Error opening"):
         text = text.split(": ", 1)[1]
+    if "possibly a pipe" in text:  # libsndfile's words for a file it cannot recognise at all
+        return "not a recognised audio format (too small, or not audio)"
     return text[:200] or type(exc).__name__

@@ -62,8 +62,11 @@ class Chain:
         ``columns`` are the metadata columns the encoder asked for, one value per clip;
         ``reference`` is the run's reference space (NaN rows where a clip has none), which a
         clusterer choosing K by ``label_free`` scores its candidates in."""
+        self.step_ = "fusion"  # what is being fitted, for an error to name
         X = self.fit_input(blocks, n_clips, columns)
+        self.step_ = f"encoder '{self.encoder.name}'"
         rows = _checked_latent(self.encoder.fit_transform(X), len(X), self.encoder.name)
+        self.step_ = f"clusterer '{self.clusterer.name}'"
         if hasattr(self.clusterer, "use_encoder"):  # from_encoder: the encoder's own clusters
             self.clusterer.use_encoder(self.encoder)
         self.fit_rows_ = rows  # what the clusterer saw (scoring may re-fit it)

@@ -259,6 +259,9 @@ class Encoder(Component):
     family = "encoder"
     #: Kinds of input the encoder uses: ``vector``, ``matrix``.
     accepts: ClassVar[frozenset[str]] = frozenset({"vector"})
+    #: Kinds of input it cannot do without (a hybrid VAE's 2-D audio branch: ``matrix``);
+    #: a run or search trial whose features hold none stops before any work.
+    needs: ClassVar[frozenset[str]] = frozenset()
     #: Features used when ``--features`` is not given. An entry may be a tuple of
     #: alternatives in order of preference: the first that is installed, can run here (its
     #: ``check`` passes: musicnn needs its weights) and fits the data's modalities is taken.

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import signal
 from collections.abc import Iterable
+from typing import Any
 
 
 class MusiclustError(Exception):
@@ -36,6 +38,21 @@ class PluginError(MusiclustError):
 class NotComputed(Exception):
     """Raised by a metric or report that does not apply to this run (too few clips, no labels).
     The run records the reason under ``not_computed`` and goes on."""
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM: ``kill``, Slurm, Kubernetes). A subclass of
+    :class:`KeyboardInterrupt`, so it takes Ctrl-C's way out: the run ends KILLED, a search's
+    finished trials are kept and it can be resumed."""
+
+
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM into :class:`Terminated` in this process (the main thread only)."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated("stopped by SIGTERM")
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:

@@ -23,7 +23,7 @@ from toolkit.audio import AudioSettings
 from toolkit.cache import FeatureCache
 from toolkit.chain import Chain
 from toolkit.data import Skip
-from toolkit.errors import DataError, did_you_mean
+from toolkit.errors import DataError, MusiclustError, PluginError, did_you_mean
 from toolkit.evaluation import Evaluation, compute_metrics, render_reports
 from toolkit.extraction import extract
 from toolkit.html_report import write_html
@@ -126,10 +126,11 @@ def run(
             chain.audio,
             framing=chain.framing,
             references=reference_features(registry, spec, features),
-            cache=FeatureCache(),
+            cache=(cache := FeatureCache()),
             n_jobs=spec.audio["n_jobs"],
             progress=progress,
         )
+        notes.extend(cache.notes)  # damaged entries recomputed, a cache that cannot be written
         clips = extraction.dataset.clips
         columns = _encoder_columns(chain.encoder, extraction.dataset)
         informed = [c for c in columns if c in extraction.dataset.label_columns]
@@ -143,9 +144,18 @@ def run(
 
         # 3-5. fusion -> encoder -> clusterer
         started = time.perf_counter()
-        latent, clusters = chain.fit_predict(
-            extraction.blocks, len(clips), columns, reference_values
-        )
+        try:
+            latent, clusters = chain.fit_predict(
+                extraction.blocks, len(clips), columns, reference_values
+            )
+        except (*hooks.stops, MusiclustError):
+            raise
+        except Exception as exc:  # a plugin's own failure: name it (traceback in error.txt)
+            first = " ".join(str(exc).split())[:300]
+            raise PluginError(
+                f"{chain.step_} failed: {type(exc).__name__}: {first}",
+                "the run's error.txt holds the traceback",
+            ) from exc
         fit_seconds = time.perf_counter() - started
         tracking.log_history(chain.encoder.history())
         for component in (*features, chain.fusion_, chain.encoder, chain.clusterer):
@@ -176,6 +186,7 @@ def run(
                 "n_without_lyrics": float(sum(c.lyrics is None for c in clips)),
                 "features.cache_hits": extraction.stats["cache_hits"],
                 "features.cache_misses": extraction.stats["cache_misses"],
+                "features.cache_dropped": extraction.stats["cache_dropped"],
                 "features.seconds": extraction.stats["extract_seconds"],
                 "fit_seconds": fit_seconds,
             }

@@ -23,15 +23,16 @@ plugin starts a new study instead of failing on a changed categorical.
 from __future__ import annotations
 
 import itertools
+import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
 from toolkit.cache import digest
-from toolkit.errors import SpecError, did_you_mean
+from toolkit.errors import DataError, SpecError, did_you_mean
 from toolkit.params import Param
 from toolkit.registry import Registry
 from toolkit.segments import SEARCHED_LENGTHS, SEGMENT_PARAMS
-from toolkit.spec import SETTINGS, build_spec
+from toolkit.spec import SETTINGS, adapt_to_data, build_spec, set_items
 
 MAX_FEATURES = 3
 _SEGMENTS = {p.name: p for p in SEGMENT_PARAMS}
@@ -115,9 +116,10 @@ class SearchSpace:
                         clusterer_names[0],
                         combo,
                         applying(sets, chosen, searched),
+                        modalities,
                     )
                     valid.append(combo)
-                except SpecError as exc:
+                except (SpecError, DataError) as exc:
                     problem = problem or str(exc)
             if not valid:
                 reason = problem or "no allowed feature combination suits it"
@@ -338,27 +340,31 @@ def _probe(
     clusterer: str,
     features: tuple[str, ...] | None,
     sets: list[str],
+    modalities: set[str],
 ) -> None:
-    """Resolve one spec of this combination with the --set items that apply to it."""
+    """Resolve one spec of this combination with the --set items that apply to it, and check
+    the data can feed it (an encoder whose default features need audio, on lyrics alone)."""
     spec_kw = {**base, "encoder": encoder, "clusterer": clusterer, "sets": sets}
     if features is not None:
         spec_kw["features"] = list(features)
-    build_spec(registry, **spec_kw)
+    spec = build_spec(registry, **spec_kw)
+    adapt_to_data(spec, registry, "audio" in modalities, "lyrics" in modalities)
 
 
 def shared_sets(registry: Registry, sets: list[str]) -> list[str]:
     """The --set items that are not about a searched family (the source, settings, metrics)."""
     searched = {i.name for f in ("feature", "encoder", "clusterer") for i in registry.infos(f)}
-    return [i for i in _items(sets) if i.partition(".")[0] not in searched]
+    return [shlex.quote(i) for i in _items(sets) if i.partition(".")[0] not in searched]
 
 
 def _items(sets: list[str]) -> list[str]:
-    return [item for s in sets for item in s.split()]
+    return set_items(sets)
 
 
 def applying(sets: list[str], chosen: set[str], searched: set[str]) -> list[str]:
-    """The --set items for this trial: all but those of searched plugins it did not pick."""
-    return [i for i in _items(sets) if i.partition(".")[0] not in searched - chosen]
+    """The --set items for this trial: all but those of searched plugins it did not pick
+    (quoted where a value holds spaces, so they pass through ``--set`` parsing again)."""
+    return [shlex.quote(i) for i in _items(sets) if i.partition(".")[0] not in searched - chosen]
 
 
 def _defaults(registry: Registry, encoder: str) -> list[str]:

@@ -286,6 +286,11 @@ def load_config(path: str | Path) -> dict[str, Any]:
         raise SpecError(f"config file not found: {path}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            f"config file {path} is not UTF-8 text (byte {exc.start}: {exc.reason})",
+            "save it as UTF-8",
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -386,11 +391,26 @@ def _seed(value: Any) -> int:
         raise SpecError(f"seed: expected an integer, got {value!r}") from None
 
 
+def set_items(sets: tuple[str, ...] | list[str]) -> list[str]:
+    """``--set`` strings as single ``plugin.param=value`` items: several may share one string,
+    space-separated (as the MLproject passes them); quote a value that holds spaces
+    (``folder.lyrics='/my music/lyrics'``)."""
+    import shlex
+
+    items = []
+    for text in sets:
+        try:
+            items += shlex.split(text)
+        except ValueError as exc:
+            raise SpecError(f"--set {text}: {exc} (close the quote)") from None
+    return items
+
+
 def apply_sets(spec: Spec, sets: tuple[str, ...] | list[str]) -> None:
-    """Apply ``plugin.param=value`` assignments (several may share one string, space-separated)."""
+    """Apply ``plugin.param=value`` assignments (see :func:`set_items`)."""
     by_name = {part.name: part for _, part in spec.parts()}
     standby = {n for names in spec.alternatives.values() for n in names} - set(by_name)
-    for item in (a for s in sets for a in s.split()):
+    for item in set_items(sets):
         key, sep, value = item.partition("=")
         target, dot, param = key.partition(".")
         if not sep or not dot or not target or not param:
@@ -554,6 +574,15 @@ def adapt_to_data(spec: Spec, registry: Registry, has_audio: bool, has_lyrics: b
             "choose features with --features",
         )
     spec.features = kept
+    encoder = registry.get("encoder", spec.encoder.name).cls
+    outputs = {registry.get("feature", p.name).cls.output for p in kept}
+    for kind in sorted(encoder.needs - outputs):
+        what = {"matrix": "a 2-D feature (mfcc, mel, chroma, stack39 ...)"}.get(kind, kind)
+        raise DataError(
+            f"encoder '{spec.encoder.name}' needs {what}, and none of the run's features "
+            f"({', '.join(p.name for p in kept)}) is one",
+            "choose features with --features" if has_audio else "the data has no audio",
+        )
     for name in sorted(set(spec.standby) - {p.name for p in kept}):
         notes.append(
             f"--set {name}.* not used: {name} stands in for a default feature only on data "

@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from toolkit.errors import MusiclustError
+
 log = logging.getLogger("musiclust")
+
+
+class TrackingError(MusiclustError):
+    """The tracking store cannot be used: a server that does not answer, a folder missing."""
 
 
 def tracking_uri() -> str:
@@ -37,13 +43,82 @@ class ActiveRun:
     experiment: str
 
 
+_checked: set[str] = set()
+#: Seconds a tracking server has to answer its health check before the command gives up.
+SERVER_TIMEOUT = 5.0
+
+
 def use_store() -> None:
-    """Point MLflow at :func:`tracking_uri` (once per process)."""
+    """Point MLflow at :func:`tracking_uri` and make sure the store answers (once per process
+    and store): a new sqlite store is created under a file lock, so processes that start at
+    once on a store that does not exist yet do not race MLflow's schema creation (they used to
+    crash, and could leave the store broken for good); a tracking server that does not answer
+    fails in seconds, in one line naming it, instead of after minutes of retries."""
+    import mlflow
+
+    uri = check_store()
+    if uri in _checked:
+        return
+    if uri.startswith("sqlite:///"):
+        path = Path(uri[len("sqlite:///") :])
+        with file_lock(path.with_name(path.name + ".lock")):
+            mlflow.MlflowClient().search_experiments(max_results=1)  # creates the schema
+    _checked.add(uri)
+
+
+def check_store() -> str:
+    """The tracking URI, checked without creating anything: a sqlite store's folder exists
+    and can be written, a server answers its health check. Raises :class:`TrackingError`."""
     import mlflow
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     if not mlflow.is_tracking_uri_set():
         mlflow.set_tracking_uri(tracking_uri())
+    uri = mlflow.get_tracking_uri()
+    if uri in _checked:
+        return uri
+    if uri.startswith("sqlite:///"):
+        path = Path(uri[len("sqlite:///") :])
+        if not path.parent.is_dir():
+            raise TrackingError(f"tracking store {uri}: the folder {path.parent} does not exist")
+        if not path.exists() and not os.access(path.parent, os.W_OK):
+            raise TrackingError(f"tracking store {uri}: the folder {path.parent} is not writable")
+    elif uri.startswith(("http://", "https://")):
+        _check_server(uri)
+        _checked.add(uri)
+    return uri
+
+
+def _check_server(uri: str) -> None:
+    import requests
+
+    try:
+        answer = requests.get(f"{uri.rstrip('/')}/health", timeout=SERVER_TIMEOUT)
+    except requests.RequestException as exc:
+        raise TrackingError(
+            f"tracking server {uri} does not answer within {SERVER_TIMEOUT:g} s "
+            f"({type(exc).__name__})",
+            "start it, or point MLFLOW_TRACKING_URI elsewhere",
+        ) from None
+    if answer.status_code >= 500:
+        raise TrackingError(f"tracking server {uri} answered HTTP {answer.status_code}")
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created if needed) between processes on this machine;
+    a no-op where ``fcntl`` is missing (Windows)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextmanager
@@ -83,8 +158,8 @@ def tracked_run(
     except stops:
         mlflow.end_run("KILLED")
         raise
-    except KeyboardInterrupt:
-        _record_error("interrupted by the user")
+    except KeyboardInterrupt as exc:
+        _record_error(str(exc) or "interrupted by the user")
         mlflow.end_run("KILLED")
         raise
     except BaseException as exc:

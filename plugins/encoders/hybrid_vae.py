@@ -59,6 +59,7 @@ class HybridVAE(VariationalEncoder):
 
     name = "hybrid_vae"
     accepts = frozenset({"matrix", "vector"})
+    needs = frozenset({"matrix"})  # the audio branch is convolutional
     default_features = ("stack39", "tfidf")
     params = (
         replace(NeuralEncoder.declared_params()["latent_dim"], default=32),
