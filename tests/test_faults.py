@@ -361,3 +361,43 @@ def test_a_search_whose_trials_all_collapse_registers_nothing_and_says_so(tmp_pa
     assert any(n.startswith("every completed trial collapsed") for n in result.notes)
     parent = MlflowClient().get_run(result.parent_run_id)
     assert parent.info.status == "FINISHED" and parent.data.tags["best.collapsed"] == "true"
+
+
+def test_a_plugin_that_fails_every_trial_stops_being_run(with_plugins, tmp_path):
+    import optuna
+    from conftest import SMALL_DEMO
+    from optuna.trial import TrialState
+
+    from toolkit.search import BROKEN_AFTER, SearchOptions, search
+
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    result = search(
+        SearchOptions(
+            encoders=["pca"],
+            clusterers=["explode", "kmeans"],  # explode: a third-party clusterer that raises
+            sets=[*SMALL_DEMO, "segments.length=none"],
+            trials=10,
+            storage=storage,
+            confirm=0,
+        )
+    )
+    trials = optuna.load_study(study_name=result.study, storage=storage).trials
+    explode = [t for t in trials if t.params.get("clusterer") == "explode"]
+    failed = [t for t in explode if t.state == TrialState.FAIL]
+    skipped = [t for t in explode if "skipped" in t.user_attrs]
+    assert len(failed) == BROKEN_AFTER and len(failed) + len(skipped) == len(explode)
+    assert skipped  # the sampler proposed it again: it was not run
+    for t in skipped:  # not run, scored as collapsed, not counted
+        assert (
+            t.state == TrialState.COMPLETE
+            and t.value == -1.0
+            and "mlflow.run_id" not in t.user_attrs
+        )
+        assert "clusterer 'explode' failed all 3 of its trials" in t.user_attrs["skipped"]
+        assert t.number > failed[-1].number
+    counted = [
+        t
+        for t in trials
+        if t.state.is_finished() and not {"skipped", "duplicate_of"} & set(t.user_attrs)
+    ]
+    assert len(counted) == 10

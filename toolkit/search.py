@@ -373,13 +373,18 @@ def _end_parent(run_id: str, status: str) -> None:
 
 def _finished(study: Any, replays: bool = False) -> list[Any]:
     """The study's finished trials; without ``replays``, not those that proposed a spec
-    already run (their score is reused, and they do not count toward ``--trials``)."""
+    already run (their score is reused) or a plugin that fails every trial (not run): they do
+    not count toward ``--trials``."""
     from optuna.trial import TrialState
 
     trials = study.get_trials(
         deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
     )
-    return trials if replays else [t for t in trials if "duplicate_of" not in t.user_attrs]
+    if replays:
+        return trials
+    return [
+        t for t in trials if "duplicate_of" not in t.user_attrs and "skipped" not in t.user_attrs
+    ]
 
 
 class _Enough:
@@ -523,6 +528,11 @@ class TrialRunner:
 
         choice = self.space.suggest(trial)
         trial.set_user_attr("pipeline", choice.label())
+        broken = _broken(trial.study, choice)
+        if broken:  # no run: the sampler learns to avoid it, and it does not count as a trial
+            trial.set_user_attr("skipped", broken)
+            say(f"trial {trial.number} skipped: {choice.label()}: {broken}")
+            return COLLAPSED
         hooks = TrialHooks(self, trial)
         try:
             spec = build_spec(
@@ -573,6 +583,44 @@ class TrialRunner:
             + (f"  ({shown})" if shown else "")
         )
         return value
+
+
+#: Failed trials (and no complete one) after which a plugin is no longer run in a study.
+BROKEN_AFTER = 3
+
+
+def _plugins(trial: Any) -> list[tuple[str, str]]:
+    """(family, name) of the encoder, clusterer and listed features a trial picked."""
+    encoder = trial.params.get("encoder")
+    clusterer = trial.params.get("clusterer") or trial.params.get(f"{encoder}.clusterer")
+    features = str(trial.params.get(f"{encoder}.features") or "")
+    return [("encoder", encoder), ("clusterer", clusterer)] + [
+        ("feature", f) for f in features.split(",") if f
+    ]
+
+
+def _broken(study: Any, choice: Any) -> str | None:
+    """Why a trial's choice is not worth running: one of its plugins failed its last
+    BROKEN_AFTER trials in this study and never completed one (a third-party plugin that
+    always raises would otherwise be sampled again and again)."""
+    from optuna.trial import TrialState
+
+    picked = [("encoder", choice.encoder), ("clusterer", choice.clusterer)]
+    picked += [("feature", f) for f in choice.features or []]
+    states = (TrialState.COMPLETE, TrialState.FAIL)
+    past = [
+        t for t in study.get_trials(deepcopy=False, states=states) if "skipped" not in t.user_attrs
+    ]
+    for family, name in picked:
+        mine = [t for t in past if (family, name) in _plugins(t)]
+        failed = [t for t in mine if t.state == TrialState.FAIL]
+        if len(failed) >= BROKEN_AFTER and len(failed) == len(mine):
+            last = failed[-1].user_attrs.get("error", "")
+            return (
+                f"{family} '{name}' failed all {len(failed)} of its trials in this study "
+                f"(last: {last[:120]})"
+            )
+    return None
 
 
 def _kept_metric(key: str) -> bool:
