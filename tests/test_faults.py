@@ -401,3 +401,59 @@ def test_a_plugin_that_fails_every_trial_stops_being_run(with_plugins, tmp_path)
         if t.state.is_finished() and not {"skipped", "duplicate_of"} & set(t.user_attrs)
     ]
     assert len(counted) == 10
+
+
+@pytest.mark.slow
+def test_a_search_stopped_by_sigterm_resumes_in_two_processes_at_once(tmp_path):
+    import optuna
+    from conftest import SMALL_DEMO
+    from optuna.trial import TrialState
+    from test_search import _wait_for
+
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    args = [sys.executable, "-m", "toolkit", "search", "--encoders", "pca"]
+    args += ["--clusterers", "kmeans,agglomerative", "--set", SMALL_DEMO[0], "--storage", storage]
+    args += ["--confirm", "0"]
+    log = tmp_path / "first.log"
+    with open(log, "w") as out:  # a file, not a pipe: a full pipe would stall the search
+        first = subprocess.Popen([*args, "--trials", "500"], stdout=out, stderr=out)
+    try:
+        _wait_for(storage, lambda ts: sum(t.state == TrialState.COMPLETE for t in ts) >= 2)
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=120)
+    finally:
+        first.kill()
+    err = log.read_text()
+    assert first.returncode == 143, err[-1500:]
+    assert "stopped by SIGTERM" in err
+    client = MlflowClient()
+    ids = [e.experiment_id for e in client.search_experiments()]
+    (parent,) = client.search_runs(ids, filter_string="tags.`musiclust.kind` = 'search'")
+    assert parent.info.status == "KILLED"
+
+    # two processes resume it at once: they share the study, neither replays the other, and
+    # exactly one registers the best
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    name = optuna.study.get_all_study_names(storage)[0]
+    done = len(
+        [
+            t
+            for t in optuna.load_study(study_name=name, storage=storage).trials
+            if t.state.is_finished() and "duplicate_of" not in t.user_attrs
+        ]
+    )
+    total = str(done + 6)
+    both = [subprocess.Popen([*args, "--trials", total, "--resume"], **pipes) for _ in range(2)]
+    errors = [p.communicate(timeout=600)[1] for p in both]
+    assert [p.returncode for p in both] == [0, 0], [e[-1500:] for e in errors]
+    trials = optuna.load_study(study_name=name, storage=storage).trials
+    counted = [t for t in trials if t.state.is_finished() and "duplicate_of" not in t.user_attrs]
+    assert done + 6 <= len(counted) <= done + 7  # the other may finish one more as one stops
+    assert not client.search_runs(ids, filter_string="attributes.status = 'RUNNING'")
+    versions = [
+        v
+        for v in client.search_model_versions("name='musiclust-demo'")
+        if v.tags.get("study.name") == name
+    ]
+    said = [line for e in errors for line in e.splitlines() if "regist" in line or "running" in line]
+    assert len({v.tags["best.trial"] for v in versions}) == len(versions) >= 1, said

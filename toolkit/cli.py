@@ -29,7 +29,12 @@ class _Group(click.Group):
             raise
         except Terminated as exc:  # the run ended KILLED on the way out
             click.echo(f"error: {exc}", err=True)
-            ctx.exit(128 + 15)
+            # a thread the signal caught half-way (Optuna's heartbeat) must not keep the
+            # process alive: the runs are closed, so leave now
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(128 + 15)
         except BrokenPipeError:  # `musiclust plugins | head`: the reader left, end quietly
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import signal
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 
@@ -46,13 +47,44 @@ class Terminated(KeyboardInterrupt):
     finished trials are kept and it can be resumed."""
 
 
+_STOP = {"requested": False, "now": True}
+
+
 def stop_on_sigterm() -> None:
-    """Turn SIGTERM into :class:`Terminated` in this process (the main thread only)."""
+    """Turn SIGTERM into :class:`Terminated` in this process (the main thread only).
+
+    Raised at once where that is safe (a run's own code); inside another library's bookkeeping
+    (:func:`deferred_stop`: Optuna storing a trial) the request is only kept, and
+    :func:`check_stop` raises it at the next step boundary. It is kept in any case: Python
+    drops an exception a handler raises while a garbage-collection callback runs ("Exception
+    ignored in ..."; SQLAlchemy has such callbacks)."""
 
     def handler(signum: int, frame: Any) -> None:
-        raise Terminated("stopped by SIGTERM")
+        _STOP["requested"] = True
+        if _STOP["now"]:
+            raise Terminated("stopped by SIGTERM")
 
     signal.signal(signal.SIGTERM, handler)
+
+
+def check_stop() -> None:
+    """Raise :class:`Terminated` if SIGTERM came and has not been raised (or was swallowed)."""
+    if _STOP["requested"]:
+        raise Terminated("stopped by SIGTERM")
+
+
+@contextlib.contextmanager
+def deferred_stop(now: bool = False) -> Iterator[None]:
+    """Within: SIGTERM is only noted (``now=False``: a library's bookkeeping that must not be
+    cut half-way), or raised at once (``now=True``: our own code inside such a block)."""
+    before = _STOP["now"]
+    _STOP["now"] = now
+    try:
+        if now:
+            check_stop()
+        yield
+    finally:
+        _STOP["now"] = before
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:

@@ -23,7 +23,7 @@ from toolkit.audio import AudioSettings
 from toolkit.cache import FeatureCache
 from toolkit.chain import Chain
 from toolkit.data import Skip
-from toolkit.errors import DataError, MusiclustError, PluginError, did_you_mean
+from toolkit.errors import DataError, MusiclustError, PluginError, check_stop, did_you_mean
 from toolkit.evaluation import Evaluation, compute_metrics, render_reports
 from toolkit.extraction import extract
 from toolkit.html_report import write_html
@@ -139,6 +139,7 @@ def run(
             tags.update(informed_tags)
             tracking.set_tags(informed_tags)
 
+        check_stop()  # a SIGTERM whose first raise was swallowed stops here, between stages
         reference_values = extraction.reference_space()
         hooks.before_fit(chain, extraction, reference_values)
 
@@ -161,6 +162,7 @@ def run(
         for component in (*features, chain.fusion_, chain.encoder, chain.clusterer):
             notes.extend(getattr(component, "notes_", []))  # what fitting found out
 
+        check_stop()
         # 6. metrics: labels are read here, for evaluation only
         ev = Evaluation(
             ids=[c.id for c in clips],

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from toolkit import __version__
-from toolkit.errors import SpecError, stop_on_sigterm
+from toolkit.errors import SpecError, check_stop, deferred_stop, stop_on_sigterm
 from toolkit.objectives import COLLAPSED, Inputs, Objective, describe, get_objective, refitter
 from toolkit.pipeline import RunHooks
 from toolkit.registry import Registry, get_registry
@@ -396,6 +396,7 @@ class _Enough:
         self.trials = trials
 
     def __call__(self, study: Any, trial: Any) -> None:
+        check_stop()
         everything = _finished(study, replays=True)
         distinct = _finished(study)
         replays = len(everything) - len(distinct)
@@ -480,9 +481,10 @@ def run_worker(args: WorkerArgs, index: int, space: SearchSpace | None = None) -
     if options.trials - len(_finished(study)) <= 0:
         return
     trial_fn = TrialRunner(registry, space, objective, options, args.parent, args.study)
-    study.optimize(
-        trial_fn, catch=(Exception,), callbacks=[_Enough(options.trials)], gc_after_trial=True
-    )
+    with deferred_stop():  # SIGTERM never cuts Optuna's storing of a trial half-way
+        study.optimize(
+            trial_fn, catch=(Exception,), callbacks=[_Enough(options.trials)], gc_after_trial=True
+        )
 
 
 def _worker_setup(workers: int) -> None:
@@ -526,6 +528,7 @@ class TrialRunner:
         from toolkit import pipeline
         from toolkit.spec import build_spec
 
+        check_stop()
         choice = self.space.suggest(trial)
         trial.set_user_attr("pipeline", choice.label())
         broken = _broken(trial.study, choice)
@@ -554,7 +557,10 @@ class TrialRunner:
                 trial.set_user_attr("duplicate_of", twin.number)
                 say(f"trial {trial.number}: same spec as trial {twin.number}, score reused")
                 return float(twin.value)
-            result = pipeline.run(spec, self.registry, log_model=False, progress=False, hooks=hooks)
+            with deferred_stop(now=True):  # the trial's own run stops at once
+                result = pipeline.run(
+                    spec, self.registry, log_model=False, progress=False, hooks=hooks
+                )
         except optuna.TrialPruned as exc:
             hooks.finish("pruned")
             say(f"trial {trial.number} pruned: {choice.label()}: {exc}")
@@ -855,7 +861,7 @@ def _summarise(
                     if math.isfinite(float(v))
                 ],
             )
-        client.log_artifacts(parent, str(out))
+        _log_parent_artifacts(client, parent, out)
     if best is not None and not objective.supervised and float(best.value) <= COLLAPSED:
         message = (
             "every completed trial collapsed (one cluster, or one holding most clips): "
@@ -868,6 +874,20 @@ def _summarise(
         _refit_best(study, best, options, objective, space, parent, registry, result)
     _end_parent(parent, "FINISHED")
     return result
+
+
+def _log_parent_artifacts(client: Any, parent: str, out: Path) -> None:
+    """The study's tables and plots on its parent run. Several processes that share a study
+    may finish at once and write the same files: a local artifact store can then fail on a
+    folder the other just made, so try again before giving up (with a warning)."""
+    for attempt in range(3):
+        try:
+            client.log_artifacts(parent, str(out))
+            return
+        except OSError as exc:
+            if attempt == 2:
+                log.warning("could not log the study's tables and plots: %s", exc)
+            time.sleep(0.5 + attempt)
 
 
 def _refit_best(
@@ -913,12 +933,28 @@ def _refit_best(
 
     with _quiet_mlflow():
         version = mlflow.register_model(run.model_uri, name)
-    result.registered = f"{name}/{version.version}"
-    client.set_tag(parent, "best.model", result.registered)
-    client.set_tag(parent, "best.refit_run_id", run.run_id)
     tags = {**describe(objective), "study.name": study.study_name, "best.trial": str(best.number)}
     for key, value in tags.items():
         client.set_model_version_tag(name, version.version, key, value)
+    # two processes that finish a shared study at once may both get here: the lowest version
+    # of the same best trial stays, the others are withdrawn (each checks after registering,
+    # so in any order exactly one remains)
+    twins = [
+        v
+        for v in client.search_model_versions(f"name='{name}'")
+        if v.tags.get("study.name") == study.study_name
+        and v.tags.get("best.trial") == str(best.number)
+    ]
+    first = min(int(v.version) for v in twins) if twins else int(version.version)
+    if first < int(version.version):
+        client.delete_model_version(name, str(version.version))
+        client.set_tag(run.run_id, "duplicate_of_model", f"{name}/{first}")
+        result.registered = f"{name}/{first}"
+        result.notes.append(f"another process registered the best pipeline as {name}/{first}")
+        return
+    result.registered = f"{name}/{version.version}"
+    client.set_tag(parent, "best.model", result.registered)
+    client.set_tag(parent, "best.refit_run_id", run.run_id)
     for older in mine:  # a resumed study found a better pipeline: the older one is superseded
         client.set_model_version_tag(name, older.version, "superseded_by", str(version.version))
 
