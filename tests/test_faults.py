@@ -455,5 +455,4 @@ def test_a_search_stopped_by_sigterm_resumes_in_two_processes_at_once(tmp_path):
         for v in client.search_model_versions("name='musiclust-demo'")
         if v.tags.get("study.name") == name
     ]
-    said = [line for e in errors for line in e.splitlines() if "regist" in line or "running" in line]
-    assert len({v.tags["best.trial"] for v in versions}) == len(versions) >= 1, said
+    assert len({v.tags["best.trial"] for v in versions}) == len(versions) >= 1

@@ -186,6 +186,10 @@ def test_supervised_objective_tags_the_study_label_tuned(tmp_path: Path):
     assert parent.data.metrics["best.objective"] == pytest.approx(
         parent.data.metrics["best.genre.ami"]
     )
+    # a typo'd label column stops before any work (it used to fail every trial, then exit 0)
+    with pytest.raises(SpecError, match=r"no label column 'genr'.*did you mean 'genre'"):
+        search(SearchOptions(objective="ami:genr", storage=_storage(tmp_path / "x")))
+    assert not (tmp_path / "x").exists()
 
 
 def test_an_existing_study_needs_resume_and_a_changed_space_is_a_new_study(tmp_path: Path):
@@ -241,25 +245,33 @@ def test_lyrics_only_data_searches_in_the_tfidf_reference_space(tmp_path: Path):
 def test_a_failing_trial_is_recorded_failed_and_the_search_goes_on(
     with_plugins: Path, tmp_path: Path
 ):
+    from toolkit.search import SearchFailed
+
     storage = _storage(tmp_path)
-    result = search(
-        SearchOptions(
-            encoders=["pca"],
-            clusterers=["explode"],  # a third-party clusterer that always raises
-            sets=list(SMALL_DEMO),
-            trials=3,
-            storage=storage,
+    # no trial completed: the search fails (exit non-zero, parent FAILED) and says why
+    with pytest.raises(SearchFailed, match=r"no trial completed \(3 failed, 0 pruned\); the last"):
+        search(
+            SearchOptions(
+                encoders=["pca"],
+                clusterers=["explode"],  # a third-party clusterer that always raises
+                sets=list(SMALL_DEMO),
+                trials=3,
+                storage=storage,
+            )
         )
-    )
-    assert result.counts == {"complete": 0, "pruned": 0, "fail": 3, "running": 0}
-    assert result.registered is None and any("no trial completed" in n for n in result.notes)
     client = mlflow.MlflowClient()
-    for trial in _study(result.study, storage).trials:
+    (name,) = optuna.study.get_all_study_names(storage)
+    for trial in _study(name, storage).trials:
         assert "explode clusterer always fails" in trial.user_attrs["error"]
         run = client.get_run(trial.user_attrs["mlflow.run_id"])
         assert run.info.status == "FAILED" and run.data.tags["trial.state"] == "failed"
         assert "always fails" in run.data.tags["error"]
-    assert client.get_run(result.parent_run_id).info.status == "FINISHED"
+    ids = [e.experiment_id for e in client.search_experiments()]
+    (parent,) = client.search_runs(ids, filter_string="tags.`musiclust.kind` = 'search'")
+    assert (
+        parent.info.status == "FAILED"
+        and "explode clusterer always fails" in parent.data.tags["error"]
+    )
 
 
 # -- the space ---------------------------------------------------------------------------------

@@ -38,7 +38,14 @@ from typing import Any
 import numpy as np
 
 from toolkit import __version__
-from toolkit.errors import SpecError, check_stop, deferred_stop, stop_on_sigterm
+from toolkit.errors import (
+    MusiclustError,
+    SpecError,
+    check_stop,
+    deferred_stop,
+    did_you_mean,
+    stop_on_sigterm,
+)
 from toolkit.objectives import COLLAPSED, Inputs, Objective, describe, get_objective, refitter
 from toolkit.pipeline import RunHooks
 from toolkit.registry import Registry, get_registry
@@ -123,6 +130,12 @@ def search(options: SearchOptions, registry: Registry | None = None) -> SearchRe
     if objective.supervised:
         if not dataset.label_columns:
             raise SpecError(f"objective '{options.objective}' needs labels; the data has none")
+        if objective.label is not None and objective.label not in dataset.label_columns:
+            raise SpecError(  # before any work: a typo used to cost every trial
+                f"objective '{options.objective}': the data has no label column "
+                f"'{objective.label}' (its label columns: {', '.join(dataset.label_columns)})",
+                did_you_mean(objective.label, dataset.label_columns),
+            )
         log.warning(
             "LABEL-TUNED: the objective reads the labels; the study is tagged label_tuned=true "
             "and its scores are not unsupervised results"
@@ -851,6 +864,7 @@ def _summarise(
             metrics["best.objective"] = float(best.value)
         else:
             result.notes.append("no trial completed: nothing to re-fit or register")
+            metrics["search.no_trial_completed"] = 1.0
         for start in range(0, len(metrics), 500):
             batch = dict(list(metrics.items())[start : start + 500])
             client.log_batch(
@@ -862,7 +876,14 @@ def _summarise(
                 ],
             )
         _log_parent_artifacts(client, parent, out)
-    if best is not None and not objective.supervised and float(best.value) <= COLLAPSED:
+    if best is None:  # every trial failed or was pruned: the search did not do its job
+        errors = [t.user_attrs["error"] for t in trials if "error" in t.user_attrs]
+        last = f"; the last error: {errors[-1]}" if errors else ""
+        message = f"no trial completed ({counts['fail']} failed, {counts['pruned']} pruned){last}"
+        client.set_tag(parent, "error", message[:5000])
+        _end_parent(parent, "FAILED")
+        raise SearchFailed(message, "each trial's error is in trials.csv and its child run")
+    if not objective.supervised and float(best.value) <= COLLAPSED:
         message = (
             "every completed trial collapsed (one cluster, or one holding most clips): "
             "nothing is re-fitted or registered; widen the space or check the data"
@@ -888,6 +909,10 @@ def _log_parent_artifacts(client: Any, parent: str, out: Path) -> None:
             if attempt == 2:
                 log.warning("could not log the study's tables and plots: %s", exc)
             time.sleep(0.5 + attempt)
+
+
+class SearchFailed(MusiclustError):
+    """A search none of whose trials completed (its parent run ends FAILED)."""
 
 
 def _refit_best(
