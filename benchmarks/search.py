@@ -3,9 +3,10 @@
     python benchmarks/search.py --quality [--seeds 0,1,2]   # 40-trial label-free searches
     python benchmarks/search.py --speed [--trials 16]       # trials/min, 1 and 2 workers
 
-Quality: the README's search command (encoders identity, pca, ae, vae, vade; clusterers k-means,
-agglomerative, GMM; audio_stats features; the default label-free objective), 40 trials per
-seed; the AMI against genre of the trial the objective picks is read afterwards, for this
+Quality: the search command of docs/search.md (encoders identity, pca, ae, vae, vade;
+clusterers k-means, agglomerative, GMM; audio_stats features; the default label-free
+objective), 40 trials per seed; the AMI against genre of the trial the objective picks is
+read afterwards, for this
 report only. Speed: a fresh study per setting over a smaller space after one warm-up search
 has filled the feature cache, so the figures measure trials, not feature extraction; no
 pruning, no re-fit. Every study runs in a temporary folder (sqlite storage and MLflow store).
