@@ -1,0 +1,160 @@
+"""The Optuna side: storages, samplers, pruners, and when a worker has done enough."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import (
+    SpecError,
+    check_stop,
+)
+from toolkit.search.options import GRACE_S, HEARTBEAT_S, WARMUP_EPOCHS
+
+log = logging.getLogger("musiclust")
+
+
+def make_storage(url: str) -> Any:
+    """An RDB storage with heartbeats (so a killed worker's trial is failed and retried)."""
+    import optuna
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+    from toolkit.tracking import file_lock
+
+    engine_kwargs: dict[str, Any] = {}
+    lock: Path | None = None
+    if url.startswith("sqlite"):
+        engine_kwargs = {"connect_args": {"timeout": 60}}
+    elif url.startswith("postgresql"):  # an unreachable server fails in seconds, not minutes
+        engine_kwargs = {"connect_args": {"connect_timeout": 10}}
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///") :]).expanduser().resolve()
+        if not path.parent.is_dir():
+            raise SpecError(f"--storage {url}: the folder {path.parent} does not exist")
+        lock = path.with_name(path.name + ".lock")  # one process at a time creates the schema
+    try:
+        for attempt in range(3):
+            try:
+                with (
+                    warnings.catch_warnings(),
+                    file_lock(lock) if lock else contextlib.nullcontext(),
+                ):
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    return RDBStorage(
+                        url,
+                        engine_kwargs=engine_kwargs,
+                        heartbeat_interval=HEARTBEAT_S,
+                        grace_period=GRACE_S,
+                        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                            max_retry=1
+                        ),
+                    )
+            except Exception as exc:  # another process creating the same new database
+                racing = type(exc).__name__ in ("IntegrityError", "OperationalError")
+                if not racing or attempt == 2:
+                    raise
+                time.sleep(1.0 + attempt)
+        raise AssertionError("unreachable")
+    except ImportError:
+        raise SpecError(
+            f"--storage {redact(url)}: the database driver for it is not installed",
+            "for PostgreSQL: pip install 'musiclust[postgres]' (psycopg2-binary)",
+        ) from None
+    except Exception as exc:
+        first = " ".join(str(exc).split())[:200]
+        raise SpecError(
+            f"--storage {redact(url)}: cannot open it ({type(exc).__name__}: {first})",
+            "use sqlite:///path/optuna.db or a database URL such as "
+            "postgresql://user:password@host/db",
+        ) from None
+
+
+def make_sampler(seed: int, workers: int, offset: int = 0) -> Any:
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(
+            seed=seed + offset,
+            multivariate=True,
+            group=True,  # conditional spaces: parameters of the same plugins model together
+            constant_liar=True,  # other processes (workers, machines) may be mid-trial
+        )
+
+
+def make_pruner(name: str) -> Any:
+    import optuna
+
+    if name == "median":
+        # steps are epochs: no verdict before a trained encoder's first 100 (warm-ups end)
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=WARMUP_EPOCHS)
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise SpecError(f"unknown pruner '{name}'; known: median, none")
+
+
+def redact(url: str) -> str:
+    """A storage URL without its password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def _finished(study: Any, replays: bool = False) -> list[Any]:
+    """The study's finished trials; without ``replays``, not those that proposed a spec
+    already run (their score is reused) or a plugin that fails every trial (not run): they do
+    not count toward ``--trials``."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(
+        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    )
+    if replays:
+        return trials
+    return [
+        t for t in trials if "duplicate_of" not in t.user_attrs and "skipped" not in t.user_attrs
+    ]
+
+
+class _Enough:
+    """Stop a worker once the study holds ``trials`` distinct finished trials (counted across
+    every process that shares the study), or when the sampler keeps proposing pipelines already
+    run: the space then holds fewer distinct pipelines than were asked for."""
+
+    def __init__(self, trials: int) -> None:
+        self.trials = trials
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        check_stop()
+        everything = _finished(study, replays=True)
+        distinct = _finished(study)
+        replays = len(everything) - len(distinct)
+        if len(distinct) >= self.trials:
+            study.stop()
+        elif replays >= max(self.trials, 10):
+            log.warning(
+                "the sampler proposed %d pipelines already run: the space holds fewer distinct "
+                "pipelines than --trials %d; stopping at %d",
+                replays,
+                self.trials,
+                len(distinct),
+            )
+            study.stop()
+
+
+def _sampler_offset(study: Any, index: int) -> int:
+    """A fresh study's first process samples from ``--seed`` (reproducible); a process that
+    resumes or joins a study that has trials draws its own stream, so it does not replay the
+    pipelines the first one proposed."""
+    done = len(study.trials)
+    if not done:
+        return index
+    return int.from_bytes(os.urandom(4), "little") % (2**31 - 1) + index
