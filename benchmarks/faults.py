@@ -71,6 +71,14 @@ CASES = {
         "a search whose trials all collapse",
         "nothing registered, and a note saying why",
     ),
+    "test_a_plugin_that_fails_every_trial_stops_being_run": (
+        "a third-party clusterer that raises on every trial",
+        "not run after 3 failures; its later picks skipped, not counted",
+    ),
+    "test_a_search_stopped_by_sigterm_resumes_in_two_processes_at_once": (
+        "SIGTERM mid-search, then two --resume processes at once",
+        "exit 143, parent KILLED; no replay counted, one version",
+    ),
 }
 
 
