@@ -1,0 +1,104 @@
+"""What the commands print: a run's summary, a search's, the plugin listing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+
+def print_run(result: Any, uri: str) -> None:
+    m = result.metrics
+    echo = click.echo
+    spec = result.spec
+    echo(f"run {result.run_id} in experiment '{result.experiment}'")
+    echo(
+        f"  {int(m['n_clips'])} clips ({int(m['n_skipped'])} skipped, "
+        f"{int(m['n_without_lyrics'])} without lyrics) -> "
+        f"{','.join(p.name for p in spec.features)} -> {spec.encoder.name} -> "
+        f"{spec.clusterer.name}: {int(m.get('n_clusters', 0))} clusters"
+    )
+    keys = ["silhouette", "reference.silhouette", "largest_cluster_share"]
+    echo("  " + "  ".join(f"{k} {m[k]:.3f}" for k in keys if k in m))
+    for column in sorted({k.split(".")[0] for k in m if k.endswith(".ami")}):
+        echo(
+            f"  {column}: "
+            + "  ".join(
+                f"{k} {m[f'{column}.{k}']:.3f}"
+                for k in ("ami", "ari", "nmi", "purity", "accuracy")
+                if f"{column}.{k}" in m
+            )
+        )
+    for skip in result.skipped[:5]:
+        echo(f"  skipped {skip.id}: {skip.reason}")
+    if len(result.skipped) > 5:
+        echo(f"  ... {len(result.skipped) - 5} more in skipped.csv")
+    for note in result.notes[:3]:
+        echo(f"  note: {note}")
+    if len(result.notes) > 3:
+        echo(f"  ... {len(result.notes) - 3} more notes in notes.txt")
+    if result.tags.get("collapsed") == "true":
+        echo("  warning: collapsed clustering (see notes.txt in the run)")
+    if result.model_uri:
+        echo(f"  model: {result.model_uri}")
+    if uri.startswith("sqlite:"):
+        echo(f"  browse: mlflow ui --backend-store-uri {uri}")
+
+
+def print_search(result: Any, uri: str) -> None:
+    echo = click.echo
+    c = result.counts
+    echo(
+        f"study '{result.study}' ({result.storage}): {c['complete']} complete, "
+        f"{c['pruned']} pruned, {c['fail']} failed"
+    )
+    echo(
+        f"  parent run {result.parent_run_id} in experiment '{result.experiment}'; "
+        f"objective {result.objective} (label_tuned={str(result.label_tuned).lower()})"
+    )
+    if result.best_trial is not None:
+        echo(f"  best: trial {result.best_trial}: {result.best_label}  {result.best_value:.4f}")
+        m = result.best_metrics
+        shown = [
+            f"{k} {m[k]:.3f}"
+            for k in sorted(m)
+            if k.endswith((".ami", ".ari")) and ".shuffled." not in k
+        ]
+        shown += [f"n_clusters {m['n_clusters']:.0f}"] if "n_clusters" in m else []
+        if shown:
+            echo("  best (for reporting): " + "  ".join(shown))
+    if result.registered:
+        echo(f"  registered model: {result.registered} ({result.model_uri})")
+    for note in result.notes:
+        echo(f"  note: {note}")
+    if uri.startswith("sqlite:"):
+        echo(f"  browse: mlflow ui --backend-store-uri {uri}")
+
+
+def param_line(param: Any) -> str:
+    default = "none" if param.default is None else str(param.default)
+    flag = "  [searchable]" if param.searchable else ""
+    return (
+        f"      {param.name:<14} = {default:<11} {param.domain()}{flag}\n"
+        + (f"{'':23}{param.help}" if param.help else "").rstrip()
+    )
+
+
+def info_dict(info: Any) -> dict[str, Any]:
+    cls = info.cls
+    out = {
+        "family": info.family,
+        "name": info.name,
+        "plugin": info.plugin,
+        "dist": info.dist,
+        "version": info.version,
+        "summary": cls.summary(),
+        "params": [p.to_dict() for p in cls.declared_params().values()],
+    }
+    for attr in ("modality", "output", "default_features", "takes_path", "default"):
+        if hasattr(cls, attr):
+            out[attr] = getattr(cls, attr)
+    for attr in ("accepts", "needs"):
+        if hasattr(cls, attr):
+            out[attr] = sorted(getattr(cls, attr))
+    return out
