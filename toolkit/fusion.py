@@ -97,8 +97,9 @@ class Fusion:
             else:
                 scale = np.ones(present.shape[1])
             scaled[name] = (mean, scale, (present - mean) / scale)
-        signal = {n: noise_edge(z) for n, (_, _, z) in scaled.items()} if several else {}
-        if self.balance == "auto" and several:
+        auto = self.balance == "auto" and several
+        signal = {n: noise_edge(z) for n, (_, _, z) in scaled.items()} if auto else {}
+        if auto:
             if all(found == 0 for found, _ in signal.values()):
                 self.notes_.append(
                     "fusion (auto): no block rises above the noise edge; all are kept"
@@ -114,7 +115,7 @@ class Fusion:
             self.mean_[name], self.scale_[name] = mean, scale * divisor
             if not several:
                 continue
-            found, ratio = signal[name]
+            found, ratio = signal.get(name, (0, 0.0))
             head = (
                 f"fusion ({self.balance}): {name} ({int(masks[name].sum())} of "
                 f"{len(masks[name])} rows, {values[name].shape[1]} columns)"
@@ -129,8 +130,7 @@ class Fusion:
             else:
                 self.notes_.append(
                     f"{head} divided by {what}, {divisor:.3g}, then weighted "
-                    f"{self.weights.get(name, 1.0):g}"
-                    + (f" ({edge})" if self.balance == "auto" else "")
+                    f"{self.weights.get(name, 1.0):g}" + (f" ({edge})" if auto else "")
                 )
         return self
 
