@@ -124,3 +124,19 @@ def test_the_summary_shows_notes_such_as_a_lyrics_encoding_fallback(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert "note: s0.txt: not UTF-8, read as cp1252" in out.stdout
+
+
+def test_dry_run_prints_the_resolved_spec_or_the_space_and_starts_nothing(tmp_path):
+    import yaml
+
+    out = musiclust("run", "--dry-run", "--set", *SMALL_DEMO, "--clusterer", "kmeans", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "# 20 clips; nothing was run (--dry-run)"
+    spec = yaml.safe_load("\n".join(line for line in lines if not line.startswith("#")))
+    assert spec["clusterer"]["name"] == "kmeans" and spec["source"]["params"]["n_per_style"] == 4
+    out = musiclust("search", "--dry-run", "--encoders", "pca", "--set", *SMALL_DEMO, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "encoders: pca" in out.stdout and "pca: n_components in" in out.stdout
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "optuna.db").exists()
+    assert not (tmp_path / "mlruns").exists()

@@ -126,6 +126,11 @@ def _data_options(command: Any) -> Any:
 )
 @click.option("--seed", metavar="N", help="Seed for every random step (default: 0).")
 @click.option("--no-model", is_flag=True, help="Do not log the fitted pyfunc model.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the resolved spec (adapted to the data) and exit: nothing is run or tracked.",
+)
 def run(
     data: str | None,
     source: str | None,
@@ -138,13 +143,14 @@ def run(
     experiment: str | None,
     seed: str | None,
     no_model: bool,
+    dry_run: bool,
 ) -> None:
     """Run one pipeline (data -> features -> encoder -> clusterer) and track it in MLflow.
 
     \b
     Examples:
       musiclust run
-      musiclust run --data ~/gtzan/genres_original --set kmeans.n_clusters=10
+      musiclust run --data ~/gtzan/genres_original --set agglomerative.n_clusters=10
       musiclust run --data songs.csv --features tfidf --encoder pca
     """
     from toolkit.spec import build_spec
@@ -162,6 +168,16 @@ def run(
         config=_given(config),
         seed=_parse_seed(_given(seed)),
     )
+    if dry_run:
+        from toolkit.spec import adapt_to_data, instantiate
+
+        dataset = instantiate(registry, "source", spec.source, spec.seed).load()
+        notes = adapt_to_data(spec, registry, dataset.has_audio, dataset.has_lyrics)
+        click.echo(f"# {len(dataset.clips)} clips; nothing was run (--dry-run)")
+        for note in [*spec.notes, *notes]:
+            click.echo(f"# note: {note}")
+        click.echo(spec.to_yaml().rstrip())
+        return
     experiment = _given(experiment)
     if experiment and os.environ.get("MLFLOW_RUN_ID"):
         log.warning("--experiment is ignored under `mlflow run`: use mlflow run --experiment-name")
@@ -290,6 +306,7 @@ def _positive(text: str | None, flag: str, default: int, least: int = 1) -> int:
     "(default: 3; 0 keeps the single best score).",
 )
 @click.option("--seed", metavar="N", help="Seed for every trial and the sampler (default: 0).")
+@click.option("--dry-run", is_flag=True, help="Print the search space and exit: no study, no run.")
 def search(
     data: str | None,
     source: str | None,
@@ -310,6 +327,7 @@ def search(
     pruner: str,
     confirm: str | None,
     seed: str | None,
+    dry_run: bool,
 ) -> None:
     """Search plugin combinations and their parameters with Optuna; track it in MLflow.
 
@@ -348,6 +366,15 @@ def search(
         reports=_names(reports) or [],
         confirm=_positive(confirm, "--confirm", 3, least=0),
     )
+    if dry_run:
+        from toolkit.search import prepare
+
+        dataset, space = prepare(get_registry(), options)
+        click.echo(f"# {len(dataset.clips)} clips; nothing was run (--dry-run)")
+        for note in space.notes:
+            click.echo(f"# note: {note}")
+        click.echo("\n".join(space.describe()))
+        return
     result = run_search(options)
     print_search(result, tracking.tracking_uri())
 
