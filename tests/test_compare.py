@@ -24,6 +24,12 @@ def test_compare_lists_finished_runs_best_first_and_writes_csv_and_markdown(tmp_
     results.append(run(clusterer="gmm", sets=[*SMALL_DEMO, "gmm.n_clusters=3"]))
     with pytest.raises(PluginError):
         run(clusterer="explode", sets=SMALL_DEMO)  # a FAILED run: left out, and counted
+    import mlflow
+
+    assert mlflow.get_run(results[0].run_id).data.tags["musiclust.kind"] == "run"
+    for kind in ("overview", "search"):  # finished, but no clustering of their own: left out
+        with mlflow.start_run(experiment_id=mlflow.get_run(results[0].run_id).info.experiment_id):
+            mlflow.set_tag("musiclust.kind", kind)
     out = compare(out_dir=tmp_path / "out")  # default: the latest run's experiment
     assert out.failed == 1
     assert out.experiment == "demo" and out.label == "genre"

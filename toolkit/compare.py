@@ -58,6 +58,8 @@ def compare(
                 did_you_mean(experiment, names),
             )
     runs = mlflow.search_runs([found.experiment_id], order_by=["attributes.start_time DESC"])
+    kind = runs.get("tags.musiclust.kind", pd.Series([None] * len(runs), index=runs.index))
+    runs = runs[~kind.isin(NOT_CLUSTERINGS)]  # search parents and data overviews
     status = runs["status"] if "status" in runs else pd.Series(dtype=str)
     finished = runs[status == "FINISHED"]
     if finished.empty:
@@ -94,6 +96,10 @@ def compare(
     table.to_csv(csv_path, index=False)
     md_path.write_text(markdown(table, found.name, label), encoding="utf-8")
     return Comparison(found.name, label, table, csv_path, md_path, int(len(runs) - len(finished)))
+
+
+#: Runs that hold no clustering of their own (``musiclust.kind``): left out of the table.
+NOT_CLUSTERINGS = ("search", "overview")
 
 
 def _column(frame: pd.DataFrame, name: str) -> Any:

@@ -59,7 +59,7 @@ class RunHooks:
     quiet: bool = False
 
     def tags(self) -> dict[str, str]:
-        return {}
+        return {"musiclust.kind": "run"}  # a search's trials say "trial", its re-fit "best"
 
     def run_name(self, name: str) -> str:
         return name
