@@ -65,9 +65,8 @@ def _confirm(study: Any, runner: TrialRunner) -> tuple[Any, list[dict[str, Any]]
     candidates, specs = [], set()
     for trial in ranked:
         spec_hash = trial.user_attrs.get("spec.hash")
-        if spec_hash in specs or trial.user_attrs.get("collapsed") == "true":
-            continue
-        if "spec" not in trial.user_attrs:
+        collapsed = trial.user_attrs.get("collapsed") == "true"
+        if spec_hash in specs or collapsed or "spec" not in trial.user_attrs:  # or not run
             continue
         specs.add(spec_hash)
         candidates.append(trial)

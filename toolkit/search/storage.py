@@ -117,11 +117,12 @@ def _finished(study: Any, replays: bool = False) -> list[Any]:
     trials = study.get_trials(
         deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
     )
-    if replays:
-        return trials
-    return [
-        t for t in trials if "duplicate_of" not in t.user_attrs and "skipped" not in t.user_attrs
-    ]
+    return trials if replays else [t for t in trials if _counts(t)]
+
+
+def _counts(trial: Any) -> bool:
+    """Whether a finished trial counts toward ``--trials`` (not a replay, not a skip)."""
+    return "duplicate_of" not in trial.user_attrs and "skipped" not in trial.user_attrs
 
 
 class _Enough:
@@ -134,8 +135,8 @@ class _Enough:
 
     def __call__(self, study: Any, trial: Any) -> None:
         check_stop()
-        everything = _finished(study, replays=True)
-        distinct = _finished(study)
+        everything = _finished(study, replays=True)  # one read of the storage per trial
+        distinct = [t for t in everything if _counts(t)]
         replays = len(everything) - len(distinct)
         if len(distinct) >= self.trials:
             study.stop()
