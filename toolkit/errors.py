@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import signal
+import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -85,6 +86,8 @@ def deferred_stop(now: bool = False) -> Iterator[None]:
         yield
     finally:
         _STOP["now"] = before
+    if before and sys.exc_info()[0] is None:  # a stop that came meanwhile is raised now
+        check_stop()
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
