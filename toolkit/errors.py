@@ -75,9 +75,11 @@ def check_stop() -> None:
 
 
 @contextlib.contextmanager
-def deferred_stop(now: bool = False) -> Iterator[None]:
+def deferred_stop(now: bool = False, after: bool = True) -> Iterator[None]:
     """Within: SIGTERM is only noted (``now=False``: a library's bookkeeping that must not be
-    cut half-way), or raised at once (``now=True``: our own code inside such a block)."""
+    cut half-way), or raised at once (``now=True``: our own code inside such a block). With
+    ``after``, a stop noted within is raised on the way out where stops are raised at once;
+    without, the caller raises it (:func:`check_stop`) where it can handle it."""
     before = _STOP["now"]
     _STOP["now"] = now
     try:
@@ -86,7 +88,7 @@ def deferred_stop(now: bool = False) -> Iterator[None]:
         yield
     finally:
         _STOP["now"] = before
-    if before and sys.exc_info()[0] is None:  # a stop that came meanwhile is raised now
+    if after and before and sys.exc_info()[0] is None:  # a stop that came meanwhile
         check_stop()
 
 

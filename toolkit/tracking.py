@@ -140,8 +140,9 @@ def tracked_run(
     use_store()
     given = os.environ.get("MLFLOW_RUN_ID")
     # SIGTERM waits while MLflow creates or ends the run: cut half-way, a run stayed RUNNING
-    # (once in about 30 SIGTERMs sent to a search, the run of the trial being started)
-    with deferred_stop():
+    # (once in about 30 SIGTERMs sent to a search, the run of the trial being started); a
+    # stop that came meanwhile is raised inside the try below, which ends the run KILLED
+    with deferred_stop(after=False):
         if parent_run_id:
             os.environ.pop("MLFLOW_RUN_ID", None)  # the parent's, under `mlflow run`
             parent = mlflow.MlflowClient().get_run(parent_run_id)
