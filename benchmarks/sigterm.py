@@ -52,10 +52,15 @@ def one(delay: float) -> dict:
                 ids = [e.experiment_id for e in client.search_experiments()]
                 if ids:
                     running = client.search_runs(ids, "attributes.status = 'RUNNING'")
-                    left = [r.info.run_name or r.info.run_id for r in running]
+                    left = [
+                        f"{r.info.run_name or r.info.run_id} "
+                        f"(kind {r.data.tags.get('musiclust.kind')}, "
+                        f"trial.state {r.data.tags.get('trial.state')})"
+                        for r in running
+                    ]
             except Exception as exc:  # a store whose creation was cut half-way
                 broken = " ".join(str(exc).split())[:200]
-        tail = (Path(tmp) / "log").read_text().strip().splitlines()[-1:]
+        tail = (Path(tmp) / "log").read_text().strip().splitlines()[-4 if left else -1 :]
     return {
         "delay": round(delay, 2),
         "exit": process.returncode,

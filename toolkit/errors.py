@@ -51,21 +51,52 @@ class Terminated(KeyboardInterrupt):
 _STOP = {"requested": False, "now": True}
 
 
+#: Code a stop must not cut half-way: a store's transaction cut by an exception kept its
+#: sqlite write lock, and the run could then not be ended ("database is locked"; once in 30
+#: random SIGTERMs sent to a search).
+_LIBRARIES = ("sqlalchemy", "mlflow", "optuna.storages", "alembic")
+#: Seconds between looks at whether the main thread has left such code.
+RETRY = 0.05
+
+
 def stop_on_sigterm() -> None:
     """Turn SIGTERM into :class:`Terminated` in this process (the main thread only).
 
-    Raised at once where that is safe (a run's own code); inside another library's bookkeeping
-    (:func:`deferred_stop`: Optuna storing a trial) the request is only kept, and
-    :func:`check_stop` raises it at the next step boundary. It is kept in any case: Python
-    drops an exception a handler raises while a garbage-collection callback runs ("Exception
-    ignored in ..."; SQLAlchemy has such callbacks)."""
+    Raised at once where that is safe (a run's own code). Inside a store's code (MLflow,
+    SQLAlchemy, Optuna's storages) it is raised as soon as the thread has left it (looked at
+    every RETRY seconds); inside :func:`deferred_stop` (Optuna storing a trial) the request is
+    only kept, and :func:`check_stop` raises it at the next step boundary. It is kept in any
+    case: Python drops an exception a handler raises while a garbage-collection callback runs
+    ("Exception ignored in ..."; SQLAlchemy has such callbacks)."""
 
     def handler(signum: int, frame: Any) -> None:
         _STOP["requested"] = True
-        if _STOP["now"]:
-            raise Terminated("stopped by SIGTERM")
+        _raise_if_safe(frame)
+
+    def again(signum: int, frame: Any) -> None:
+        if _STOP["requested"]:
+            _raise_if_safe(frame)
 
     signal.signal(signal.SIGTERM, handler)
+    if hasattr(signal, "setitimer"):
+        signal.signal(signal.SIGALRM, again)
+
+
+def _raise_if_safe(frame: Any) -> None:
+    if not _STOP["now"]:
+        return  # a deferred_stop block: its end, or the next check_stop, raises it
+    if hasattr(signal, "setitimer") and _inside_store(frame):
+        signal.setitimer(signal.ITIMER_REAL, RETRY)  # look again in a moment
+        return
+    raise Terminated("stopped by SIGTERM")
+
+
+def _inside_store(frame: Any) -> bool:
+    while frame is not None:
+        if str(frame.f_globals.get("__name__", "")).startswith(_LIBRARIES):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def check_stop() -> None:

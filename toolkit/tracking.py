@@ -141,47 +141,51 @@ def tracked_run(
     given = os.environ.get("MLFLOW_RUN_ID")
     # SIGTERM waits while MLflow creates or ends the run: cut half-way, a run stayed RUNNING
     # (once in about 30 SIGTERMs sent to a search, the run of the trial being started); a
-    # stop that came meanwhile is raised inside the try below, which ends the run KILLED
-    with deferred_stop(after=False):
-        if parent_run_id:
-            os.environ.pop("MLFLOW_RUN_ID", None)  # the parent's, under `mlflow run`
-            parent = mlflow.MlflowClient().get_run(parent_run_id)
-            active = mlflow.start_run(
-                experiment_id=parent.info.experiment_id,
-                run_name=run_name,
-                parent_run_id=parent_run_id,
-                nested=True,
-            )
-        elif given:
-            active = mlflow.start_run(run_id=given)
-        else:
-            mlflow.set_experiment(experiment)
-            active = mlflow.start_run(run_name=run_name)
-    run_id = active.info.run_id
+    # stop that came meanwhile is raised inside the try, which ends the run KILLED
+    active = None
     try:
+        with deferred_stop(after=False):
+            if parent_run_id:
+                os.environ.pop("MLFLOW_RUN_ID", None)  # the parent's, under `mlflow run`
+                parent = mlflow.MlflowClient().get_run(parent_run_id)
+                active = mlflow.start_run(
+                    experiment_id=parent.info.experiment_id,
+                    run_name=run_name,
+                    parent_run_id=parent_run_id,
+                    nested=True,
+                )
+            elif given:
+                active = mlflow.start_run(run_id=given)
+            else:
+                mlflow.set_experiment(experiment)
+                active = mlflow.start_run(run_name=run_name)
         check_stop()
         mlflow.set_tags(tags)
-        yield ActiveRun(run_id, mlflow.get_experiment(active.info.experiment_id).name)
+        yield ActiveRun(active.info.run_id, mlflow.get_experiment(active.info.experiment_id).name)
     except stops:
-        _end("KILLED")
+        _end("KILLED", active)
         raise
     except KeyboardInterrupt as exc:
-        _record_error(str(exc) or "interrupted by the user")
-        _end("KILLED")
+        if active is not None:
+            _record_error(str(exc) or "interrupted by the user")
+        _end("KILLED", active)
         raise
     except BaseException as exc:
-        _record_error(f"{type(exc).__name__}: {exc}", traceback.format_exc())
-        _end("FAILED")
+        if active is not None:
+            _record_error(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        _end("FAILED", active)
         raise
     else:
-        _end("FINISHED")
+        _end("FINISHED", active)
 
 
-def _end(status: str) -> None:
+def _end(status: str, active: Any) -> None:
+    """End the run this context started (none when starting it failed)."""
     import mlflow
 
-    with deferred_stop():
-        mlflow.end_run(status)
+    if active is not None:
+        with deferred_stop():
+            mlflow.end_run(status)
 
 
 def _record_error(message: str, details: str | None = None) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from toolkit.errors import (
     SpecError,
+    check_stop,
     deferred_stop,
     did_you_mean,
     stop_on_sigterm,
@@ -81,17 +82,21 @@ def search(options: SearchOptions, registry: Registry | None = None) -> SearchRe
         load_if_exists=True,
     )
     tracking.use_store()
-    parent = _parent_run(study, options, objective, space, dataset.name, study_name)
-    for note in space.notes:
-        log.warning(note)
-    started = time.perf_counter()
-    say(f"study '{study_name}' in {redact(options.storage)}; parent run {parent}")
-    for line in space.describe():
-        say("  " + line)
-    payload = WorkerArgs(
-        options, study_name, parent, objective.name, objective.label, tracking.tracking_uri()
-    )
+    # SIGTERM waits while the parent run is made, and is raised in the try that ends it KILLED
+    parent = None
     try:
+        with deferred_stop(after=False):
+            parent = _parent_run(study, options, objective, space, dataset.name, study_name)
+        check_stop()
+        for note in space.notes:
+            log.warning(note)
+        started = time.perf_counter()
+        say(f"study '{study_name}' in {redact(options.storage)}; parent run {parent}")
+        for line in space.describe():
+            say("  " + line)
+        payload = WorkerArgs(
+            options, study_name, parent, objective.name, objective.label, tracking.tracking_uri()
+        )
         remaining = options.trials - len(_finished(study))
         if remaining > 0:
             if options.workers == 1:
@@ -102,14 +107,16 @@ def search(options: SearchOptions, registry: Registry | None = None) -> SearchRe
             say(f"the study already holds {options.trials} finished trials; nothing to run")
         return _summarise(study, options, objective, space, parent, registry, started)
     except KeyboardInterrupt:
-        _end_parent(parent, "KILLED")
+        if parent is not None:
+            _end_parent(parent, "KILLED")
         say("interrupted: finished trials are kept; continue with the same command and --resume")
         raise
     except BaseException as exc:
         import mlflow
 
-        _end_parent(parent, "FAILED")
-        mlflow.MlflowClient().set_tag(parent, "error", " ".join(str(exc).split())[:5000])
+        if parent is not None:
+            _end_parent(parent, "FAILED")
+            mlflow.MlflowClient().set_tag(parent, "error", " ".join(str(exc).split())[:5000])
         raise
 
 
