@@ -15,6 +15,7 @@ from toolkit import __version__
 from toolkit.console import info_dict, param_line, print_run, print_search
 from toolkit.errors import MusiclustError, SpecError, Terminated, stop_on_sigterm
 from toolkit.registry import PLURAL, get_registry
+from toolkit.spec import DEFAULT_CLUSTERER
 
 log = logging.getLogger("musiclust")
 
@@ -105,7 +106,9 @@ def _data_options(command: Any) -> Any:
     help="Feature plugins, comma-separated (default: the encoder's default features).",
 )
 @click.option("--encoder", metavar="NAME", help="Encoder plugin (default: pca).")
-@click.option("--clusterer", metavar="NAME", help="Clusterer plugin (default: kmeans).")
+@click.option(
+    "--clusterer", metavar="NAME", help=f"Clusterer plugin (default: {DEFAULT_CLUSTERER})."
+)
 @click.option(
     "--set",
     "sets",
