@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolkit import Int, Metric, hookimpl
+from toolkit import Int, Metric, hookimpl, scale
 from toolkit.evaluation import Evaluation
 
 KEYS = ("silhouette", "calinski_harabasz", "davies_bouldin")
@@ -28,11 +28,7 @@ def internal_scores(
         reason = f"needs 2 to n-1 clusters, got {k} cluster(s) of {n} clustered clips"
         return {prefix + key: reason for key in KEYS}
     return {
-        prefix + "silhouette": float(
-            metrics.silhouette_score(
-                X, labels, sample_size=sample_size if n > sample_size else None, random_state=seed
-            )
-        ),
+        prefix + "silhouette": scale.silhouette(X, labels, seed, sample_size),
         prefix + "calinski_harabasz": float(metrics.calinski_harabasz_score(X, labels)),
         prefix + "davies_bouldin": float(metrics.davies_bouldin_score(X, labels)),
     }
@@ -45,9 +41,9 @@ class Internal(Metric):
     params = (
         Int(
             "sample_size",
-            5000,
+            scale.SAMPLE_ROWS,
             low=100,
-            help="silhouette on a seeded sample of at most this many clips",
+            help="silhouette on a seeded sample of this many clips (stratified by cluster)",
         ),
     )
 

@@ -1,0 +1,123 @@
+"""Budgets that keep every stage near-linear in the number of clips.
+
+Some steps are quadratic in the rows they see: a silhouette, a hierarchical tree, a dense
+affinity. Beyond a fixed size they work on a seeded sample and say so in the run's notes:
+
+- silhouettes (metrics, K selection, the search objective and its null) on a sample of
+  :data:`SAMPLE_ROWS` rows, stratified by cluster (every cluster keeps its share, and at least
+  two members);
+- the objective's bootstrap re-fits draw from :data:`STABILITY_ROWS` clips;
+- quadratic clusterers (agglomerative, spectral) fit ``fit_rows`` rows and give every other row
+  the cluster of its nearest fitted row.
+
+Below these sizes nothing changes: the 50-1,000-clip figures are computed on every row, as
+before. A quadratic step asked to run on every row of a large collection is checked against
+the machine's memory before it starts (:func:`check_quadratic`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import numpy as np
+
+from toolkit.errors import SpecError
+
+#: Silhouettes beyond this many rows are computed on a stratified sample of this size. The
+#: standard error of a mean silhouette over 5,000 rows is below 0.005 on the GTZAN clips.
+SAMPLE_ROWS = 5000
+#: The objective's bootstrap re-fits draw their 80% subsamples from at most this many clips
+#: (ten re-fits per candidate K: a Ward tree on 4,000 rows takes 0.5 s, on 1,600 0.08 s).
+STABILITY_ROWS = 2000
+#: Default rows a quadratic clusterer fits on; the rest take their nearest fitted row's cluster.
+FIT_ROWS = 5000
+#: Rows per block when distances to centroids or sample rows are computed (bounded memory).
+BLOCK = 4096
+
+
+def stratified_sample(labels: np.ndarray, size: int, seed: int | None) -> np.ndarray:
+    """Sorted indices of at most ``size`` rows; each label keeps its share (at least 2)."""
+    n = len(labels)
+    if n <= size:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    values, counts = np.unique(labels, return_counts=True)
+    quota = np.maximum(np.minimum(counts, 2), np.floor(counts * size / n).astype(int))
+    picked = [
+        rng.choice(np.flatnonzero(labels == value), q, replace=False)
+        for value, q in zip(values, quota, strict=True)
+    ]
+    return np.sort(np.concatenate(picked))
+
+
+def silhouette(
+    X: np.ndarray, labels: np.ndarray, seed: int | None, size: int = SAMPLE_ROWS
+) -> float:
+    """Mean silhouette, on a stratified sample of ``size`` rows when there are more."""
+    from sklearn.metrics import silhouette_score
+
+    rows = stratified_sample(labels, size, seed)
+    return float(silhouette_score(X[rows], labels[rows]))
+
+
+def fit_sample(n: int, fit_rows: int, seed: int | None) -> np.ndarray | None:
+    """Sorted indices of the rows a quadratic clusterer fits (None: all of them)."""
+    if fit_rows <= 0 or n <= fit_rows:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n, fit_rows, replace=False))
+
+
+def nearest_rows(points: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    """For each row of ``Z``, the index of its nearest row of ``points`` (Euclidean)."""
+    from sklearn.metrics import pairwise_distances_argmin
+
+    return pairwise_distances_argmin(Z, points)
+
+
+def blocks(n: int, size: int = BLOCK) -> Iterator[slice]:
+    for start in range(0, n, size):
+        yield slice(start, min(start + size, n))
+
+
+def quadratic_bytes(n: int) -> int:
+    """Memory a condensed n x n float64 distance matrix takes (a tree's or a silhouette's)."""
+    return 8 * n * (n - 1) // 2
+
+
+def available_bytes() -> int | None:
+    """Memory this process could still take (MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_quadratic(what: str, n: int, factor: float, alternative: str) -> None:
+    """Refuse, before any work, a step that needs ``factor`` n x n matrices this machine
+    cannot hold (an out-of-memory kill loses the run and says nothing)."""
+    need = int(factor * quadratic_bytes(n))
+    free = available_bytes()
+    if free is not None and need > 0.8 * free:
+        raise SpecError(
+            f"{what} on {n:,} rows needs about {need / 2**30:.1f} GiB for its n x n distances; "
+            f"this machine has {free / 2**30:.1f} GiB free",
+            alternative,
+        )
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (0 where unknown)."""
+    try:
+        import resource
+    except ImportError:
+        return 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if os.uname().sysname != "Darwin" else peak / 2**20
