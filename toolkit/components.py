@@ -324,6 +324,11 @@ class Clusterer(Component):
         """Fit on ``Z`` and return one integer label per row (``-1`` for noise)."""
         raise NotImplementedError
 
+    def check_rows(self, n: int) -> None:
+        """Refuse, before any work, ``n`` rows this clusterer cannot fit on this machine (a
+        quadratic one's memory): raise :class:`~toolkit.errors.SpecError` naming the limit and
+        the alternative. The default accepts any size."""
+
     def fit_predict(self, Z: np.ndarray) -> np.ndarray:
         labels = np.asarray(self.cluster(Z))
         if labels.shape != (len(Z),):
@@ -349,8 +354,9 @@ class Clusterer(Component):
         """Nearest fitted centroid (all noise if nothing was clustered)."""
         if len(self.centroids_) == 0:
             return np.full(len(Z), -1, dtype=int)
-        d = ((Z[:, None, :] - self.centroids_[None, :, :]) ** 2).sum(axis=2)
-        return self.cluster_ids_[np.argmin(d, axis=1)]
+        from sklearn.metrics import pairwise_distances_argmin
+
+        return self.cluster_ids_[pairwise_distances_argmin(Z, self.centroids_)]
 
 
 class Metric(Component):

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import __version__, artifacts, tracking
+from toolkit import __version__, artifacts, scale, tracking
 from toolkit.audio import AudioSettings
 from toolkit.cache import FeatureCache
 from toolkit.chain import Chain
@@ -111,6 +111,8 @@ def run(
         spec.segments["back"],
         spec.fusion["balance"],
     )
+    chain.clusterer.check_rows(len(dataset.clips))  # a quadratic fit too large: said now
+    chain.clusterer.progress_ = progress  # its K selection shows a bar on a terminal
     tags = {**_tags(spec, registry, dataset.name), **hooks.tags()}
     with tracking.tracked_run(
         experiment, hooks.run_name(_run_name(spec)), tags, hooks.parent_run_id, hooks.stops
@@ -178,7 +180,9 @@ def run(
             clusterer=chain.clusterer,
             seed=spec.seed,
         )
+        started = time.perf_counter()
         metrics, not_computed = compute_metrics(ev, [make("metric", p) for p in spec.metrics])
+        metrics["metrics.seconds"] = time.perf_counter() - started
         metrics.update(chain.encoder.diagnostics())
         skipped = dataset.skipped + extraction.skipped
         metrics.update(
@@ -200,9 +204,12 @@ def run(
         # 7. reports, tables and the model, all into the run
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp)
+            started = time.perf_counter()
             plots, failed = render_reports(
-                ev, [make("report", p) for p in spec.reports], out / "plots"
+                ev, [make("report", p) for p in spec.reports], out / "plots", progress
             )
+            metrics["reports.seconds"] = time.perf_counter() - started
+            metrics["peak_memory_mb"] = scale.peak_memory_mb()
             not_computed.update({f"report.{k}": v for k, v in failed.items()})
             artifacts.write_tables(out, spec, ev, clips, metrics, not_computed, skipped, notes)
             write_html(

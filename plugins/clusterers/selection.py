@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import Choice, DataError, Int, Param, SpecError
+from toolkit import Choice, DataError, Int, Param, SpecError, scale
 
 INTERNAL = ("silhouette", "calinski_harabasz", "davies_bouldin")
 LABEL_FREE = "label_free"
@@ -61,16 +61,21 @@ def fixed_k(clusterer: Any, n: int) -> int:
     return clusterer.n_clusters
 
 
-def score_partition(Z: np.ndarray, labels: np.ndarray, criterion: str) -> float:
-    """An internal criterion, higher is better; -inf when undefined (one cluster)."""
+def score_partition(
+    Z: np.ndarray, labels: np.ndarray, criterion: str, seed: int | None = 0
+) -> float:
+    """An internal criterion, higher is better; -inf when undefined (one cluster). The
+    silhouette is computed on a stratified sample beyond SAMPLE_ROWS rows."""
     from sklearn import metrics
+
+    from toolkit import scale
 
     keep = labels != -1
     k = len(set(labels[keep].tolist()))
     if not 2 <= k <= keep.sum() - 1:
         return -np.inf
     if criterion == "silhouette":
-        return float(metrics.silhouette_score(Z[keep], labels[keep]))
+        return scale.silhouette(Z[keep], labels[keep], seed)
     if criterion == "calinski_harabasz":
         return float(metrics.calinski_harabasz_score(Z[keep], labels[keep]))
     return -float(metrics.davies_bouldin_score(Z[keep], labels[keep]))
@@ -95,12 +100,14 @@ def choose_k(
         if scorer is None:  # fitted outside a run (no reference space): say so, use silhouette
             criterion = "silhouette"
             clusterer.notes_ = [
+                *getattr(clusterer, "notes_", []),
                 f"{clusterer.name}: criterion label_free needs the run's reference space; "
-                "K was chosen by silhouette in the clusterer's input instead"
+                "K was chosen by silhouette in the clusterer's input instead",
             ]
         else:
             return _choose(clusterer, ks, fit, lambda labels, _, k: scorer(labels, k), criterion)
-    own = score or (lambda labels, _: score_partition(Z, labels, criterion))
+    seed = clusterer.random_state
+    own = score or (lambda labels, _: score_partition(Z, labels, criterion, seed))
     return _choose(clusterer, ks, fit, lambda labels, model, _: own(labels, model), criterion)
 
 
@@ -112,9 +119,12 @@ def _choose(
     criterion: str,
 ) -> tuple[np.ndarray, Any]:
     """The best K of ``ks`` by ``score(labels, model, k)``; the curve goes to selection_."""
+    from toolkit.evaluation import bar
+
     best = None
     scores = []
-    for k in ks:
+    # a bar on a terminal for the run's own clusterer (progress_ is set by the run)
+    for k in bar(ks, f"{clusterer.name}: K by {criterion}", getattr(clusterer, "progress_", False)):
         labels, model = fit(k)
         value = score(labels, model, k)
         scores.append(value)
@@ -129,3 +139,48 @@ def _choose(
         "xlabel": "K",
     }
     return best[2], best[3]
+
+
+def fit_rows_param() -> Int:
+    """The parameter of a clusterer whose memory or time grows with the square of its rows."""
+    return Int(
+        "fit_rows",
+        scale.FIT_ROWS,
+        low=0,
+        high=10_000_000,
+        help="beyond this many rows, fit a seeded sample of them and give every other row "
+        "its nearest fitted row's cluster (0: fit every row)",
+    )
+
+
+def check_rows(clusterer: Any, n: int, factor: float, alternative: str) -> None:
+    """Refuse a fit of ``n`` rows whose ``factor`` n x n halves this machine cannot hold."""
+    fitted = n if clusterer.fit_rows <= 0 else min(n, clusterer.fit_rows)
+    scale.check_quadratic(
+        f"{clusterer.name} with fit_rows={clusterer.fit_rows}", fitted, factor, alternative
+    )
+
+
+class Sample:
+    """The rows a quadratic clusterer fits (all, or a seeded sample of ``fit_rows``), and the
+    way every other row gets a cluster: that of its nearest fitted row. Sampling keeps the
+    clusters' shapes (a uniform sample has each cluster's share) at a fixed cost, where a
+    full tree or affinity on 100,000 rows would take 40-80 GB."""
+
+    def __init__(self, clusterer: Any, Z: np.ndarray, factor: float, alternative: str) -> None:
+        check_rows(clusterer, len(Z), factor, alternative)
+        self.idx = scale.fit_sample(len(Z), clusterer.fit_rows, clusterer.random_state)
+        self.rows = Z if self.idx is None else Z[self.idx]
+        self.nearest: np.ndarray | None = None
+        clusterer.notes_ = []
+        if self.idx is not None:
+            self.nearest = scale.nearest_rows(self.rows, Z)
+            self.nearest[self.idx] = np.arange(len(self.idx))
+            clusterer.notes_ = [
+                f"{clusterer.name}: fitted on a seeded sample of {len(self.idx):,} of "
+                f"{len(Z):,} rows (fit_rows); the others joined their nearest fitted row's cluster"
+            ]
+
+    def extend(self, labels: np.ndarray) -> np.ndarray:
+        """Labels of the fitted rows -> labels of every row."""
+        return labels if self.nearest is None else np.asarray(labels)[self.nearest]

@@ -3,7 +3,9 @@
 'auto' picks K by the eigengap of the normalised graph Laplacian (computed once: the largest
 relative jump (l[K] - l[K-1]) / l[K] after the K-th smallest eigenvalue, so K near-zero
 eigenvalues followed by a clear rise win) or by an internal score over refits. New points go to
-the nearest cluster centroid.
+the nearest cluster centroid. The eigengap and the RBF affinity take n x n dense matrices:
+beyond ``fit_rows`` rows (5,000) the clustering is fitted on a seeded sample and every other
+row joins its nearest sampled row's cluster.
 """
 
 from __future__ import annotations
@@ -12,8 +14,19 @@ from typing import Any
 
 import numpy as np
 
-from plugins.clusterers.selection import INTERNAL, LABEL_FREE, check_range, choose_k, k_params
+from plugins.clusterers.selection import (
+    INTERNAL,
+    LABEL_FREE,
+    Sample,
+    check_range,
+    check_rows,
+    choose_k,
+    fit_rows_param,
+    k_params,
+)
 from toolkit import Choice, Clusterer, Float, Int, hookimpl
+
+ALTERNATIVE = "leave spectral.fit_rows at 5000 (a sample), or use --clusterer kmeans"
 
 
 class Spectral(Clusterer):
@@ -44,10 +57,14 @@ class Spectral(Clusterer):
             also=("auto",),
             help="RBF width; auto: 1 / median squared distance",
         ),
+        fit_rows_param(),
     )
 
     def check(self) -> None:
         check_range(self)
+
+    def check_rows(self, n: int) -> None:
+        check_rows(self, n, 6.0, ALTERNATIVE)
 
     def _affinity(self, Z: np.ndarray) -> Any:
         n = len(Z)
@@ -70,31 +87,30 @@ class Spectral(Clusterer):
 
         from scipy.sparse.csgraph import connected_components
 
-        affinity = self._affinity(Z)
+        # the eigengap's dense Laplacian and its eigenvalues: about 6 n x n halves
+        sample = Sample(self, Z, 6.0, ALTERNATIVE)
+        affinity = self._affinity(sample.rows)
         parts = connected_components(affinity, directed=False)[0]
-        self.notes_ = (
-            []
-            if parts == 1
-            else [
+        if parts > 1:
+            self.notes_.append(
                 f"spectral: the similarity graph falls into {parts} disconnected parts "
                 f"(n_neighbors={self.n_neighbors}); clusters follow them"
-            ]
-        )
+            )
         with warnings.catch_warnings():  # said once, above, instead of per fit
             warnings.filterwarnings("ignore", message="Graph is not fully connected")
-            return self._cluster(Z, affinity)
+            return self._cluster(Z, affinity, sample)
 
-    def _cluster(self, Z: np.ndarray, affinity: Any) -> np.ndarray:
+    def _cluster(self, Z: np.ndarray, affinity: Any, sample: Sample) -> np.ndarray:
         from sklearn.cluster import SpectralClustering
 
         def fit(k: int) -> tuple[np.ndarray, None]:
             model = SpectralClustering(
                 n_clusters=k, affinity="precomputed", random_state=self.random_state
             )
-            return model.fit_predict(affinity), None
+            return sample.extend(model.fit_predict(affinity)), None
 
         if self.criterion == "eigengap" and self.n_clusters == "auto":
-            ks = list(range(self.k_min, min(self.k_max, len(Z) - 1) + 1))
+            ks = list(range(self.k_min, min(self.k_max, len(sample.rows) - 1) + 1))
             if ks:
                 eigenvalues = _laplacian_spectrum(affinity, ks[-1] + 1)
                 # relative jump after the K-th smallest eigenvalue: K near-zero eigenvalues

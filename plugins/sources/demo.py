@@ -28,7 +28,7 @@ class DemoSource(Source):
 
     name = "demo"
     params = (
-        Int("n_per_style", 12, low=2, high=500, help="songs per style"),
+        Int("n_per_style", 12, low=2, high=2000, help="songs per style"),
         Int("styles", 5, low=1, high=len(synth.STYLES), help="how many of the five styles"),
         Float("duration", 6.0, low=1.0, high=120.0, help="seconds per song"),
         Int(
