@@ -66,6 +66,10 @@ def test_demo_run_logs_everything_and_its_model_reproduces_the_assignments(tmp_p
         "features.cache_misses",
     ):
         assert key in metrics, key
+    # each stage's seconds and the run's peak memory (a process that imported torch and
+    # sklearn holds more than 100 MiB)
+    assert all(metrics[f"{s}.seconds"] >= 0 for s in ("features", "metrics", "reports"))
+    assert metrics["peak_memory_mb"] > 100
     clips = result.evaluation.ids
     assert metrics["n_clips"] == len(clips) == 20 and metrics["n_skipped"] == 0
     demo = get_registry().get("source", "demo").cls(n_per_style=4, duration=2.0).load()
@@ -328,3 +332,27 @@ def test_density_clustering_reports_noise_apart_from_clusters(tmp_path):
     assert "report.k_selection" not in result.not_computed  # eps was chosen, so it is drawn
     folder = artifacts(result.run_id, tmp_path)
     assert os.path.isfile(os.path.join(folder, "plots", "k_selection.png"))  # the eps knee
+
+
+@pytest.mark.parametrize(
+    ("sizes", "collapsed"),
+    [
+        ((6, 4), False),  # an uneven split of ten songs is no collapse
+        ((7, 3), False),
+        ((8, 2), True),  # 80% is nearer to everything than to a balanced half
+        ((19, 1), True),
+        ((30, 10, 10), False),
+        ((50, 2, 2, 2, 2, 2), True),  # a giant beside slivers: the collapsed-latent trap
+        ((55, 5, 5, 5, 5, 5, 5, 5, 5, 5), False),
+        ((60, 5, 5, 5, 5, 4, 4, 4, 4, 4), True),
+        ((10,), True),
+    ],
+)
+def test_the_collapse_tag_means_collapse_at_any_k(sizes, collapsed):
+    from toolkit.pipeline import _verdict_tags
+
+    metrics = {"n_clusters": float(len(sizes)), "largest_cluster_share": max(sizes) / sum(sizes)}
+    notes: list[str] = []
+    tags = _verdict_tags(metrics, notes, say=notes.append)
+    assert tags["collapsed"] == ("true" if collapsed else "false")
+    assert bool(notes) == collapsed

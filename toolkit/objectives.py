@@ -8,9 +8,11 @@ was stretched to look clustered cannot grade itself. ``benchmarks/results/object
 compares the candidate spaces on the dev clips.
 
 Every objective returns the value and its parts (logged as ``objective.<part>`` in the trial's
-run), and a collapsed clustering (one cluster, or the largest holding more than half of the
-clips, or fewer than 2 active latent units: the contract's ``collapsed=true``) scores
-:data:`COLLAPSED`, below any real clustering.
+run), and a degenerate clustering (one cluster, or the largest holding more than half of the
+clips, or fewer than 2 active latent units) scores :data:`COLLAPSED`, below any real
+clustering. That guard is stricter than a run's ``collapsed=true`` tag at K = 2-4
+(:func:`toolkit.pipeline.collapse_limit`): while ranking, a giant cluster beside slivers is the
+trap a collapsed latent falls into.
 
 ``reference_gap`` (part of the default): the silhouette of the clusters in the reference space
 minus the silhouette k-means reaches with the same K on structureless data of the same shape (a
