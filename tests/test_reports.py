@@ -113,7 +113,15 @@ def test_report_html_shows_every_plot_and_the_metrics(tmp_path):
     page = (Path(folder) / "report.html").read_text()
     pngs = sorted(p.name for p in (Path(folder) / "plots").glob("*.png"))
     assert {"latent_tsne_cluster.png", "confusion_genre.png", "cluster_sizes.png"} <= set(pngs)
-    assert sorted(re.findall(r"src='plots/([^']+)'", page)) == pngs
+    # self-contained: every plot embedded, byte for byte (the MLflow UI serves one file)
+    embedded = dict(re.findall(r"src='data:image/png;base64,([^']+)' alt='([^']+)'", page))
+    import base64
+
+    shown = {alt: base64.b64decode(data) for data, alt in embedded.items()}
+    assert sorted(f"{alt}.png" for alt in shown) == pngs
+    for name in pngs:
+        assert shown[name[:-4]] == (Path(folder) / "plots" / name).read_bytes()
+    assert "src='plots/" not in page
     assert f"{result.metrics['genre.ami']:.4g}" in page
     assert "genre (shuffled labels)" in page and "reference features" in page
 

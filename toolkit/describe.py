@@ -487,7 +487,7 @@ def _plots(out: Path, counts: dict, headers: Any, lyrics: dict) -> list[Path]:
 def _html(
     path: Path, name: str, metrics: dict, tables: dict, plots: list[Path], findings: list[Finding]
 ) -> None:
-    from toolkit.html_report import STYLE
+    from toolkit.html_report import STYLE, figure
 
     e = html.escape
     parts = [
@@ -510,10 +510,7 @@ def _html(
     for title, frame in tables.items():
         parts.append(f"<h2>{e(title)}</h2>" + frame.to_html(index=False, escape=True))
     parts.append("<h2>Plots</h2>")
-    parts += [
-        f"<figure><img src='plots/{e(p.name)}'><figcaption>{e(p.stem)}</figcaption></figure>"
-        for p in plots
-    ]
+    parts += [figure(p) for p in plots if p.suffix == ".png"]  # embedded: see html_report
     parts.append("</body></html>")
     path.write_text("\n".join(parts), encoding="utf-8")
 

@@ -1,8 +1,13 @@
-"""``report.html``: one page per run with the metrics table and every plot, next to them in
-the run's artifacts (images are referenced as ``plots/<name>.png``)."""
+"""``report.html``: one page per run with the metrics table and every plot.
+
+The page is self-contained: each plot is embedded (a base64 ``data:`` URI), so it renders the
+same opened from disk, mailed, or inside the MLflow UI's artifact view (which serves one file
+at a time: relative ``plots/*.png`` links showed as broken images there). Plots are shown at
+their own width, up to the page's, so multi-panel figures stay readable."""
 
 from __future__ import annotations
 
+import base64
 import html
 from pathlib import Path
 
@@ -14,9 +19,20 @@ STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em}
 th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}
-figure{display:inline-block;margin:.5em;vertical-align:top}img{max-width:520px}
+figure{display:inline-block;margin:.5em;vertical-align:top;max-width:100%}
+img{max-width:100%;height:auto}
 figcaption{font-size:.85em;color:#555}.muted{color:#777}pre{background:#f6f6f6;padding:1em}
 """
+
+
+def figure(plot: Path) -> str:
+    """A plot as an HTML figure with the image embedded (no file beside the page needed)."""
+    data = base64.b64encode(plot.read_bytes()).decode("ascii")
+    name = html.escape(plot.stem)
+    return (
+        f"<figure><img src='data:image/png;base64,{data}' alt='{name}'>"
+        f"<figcaption>{name}</figcaption></figure>"
+    )
 
 
 def _num(value: float | None) -> str:
@@ -104,12 +120,7 @@ def write_html(
         parts.append(f"<h2>Skipped ({len(skipped)})</h2><ul>{shown}{more}</ul>")
 
     parts.append("<h2>Plots</h2>")
-    for plot in sorted(p for p in plots if p.suffix == ".png"):
-        src = f"{plot.parent.name}/{plot.name}"
-        parts.append(
-            f"<figure><img src='{e(src)}' alt='{e(plot.stem)}'>"
-            f"<figcaption>{e(plot.stem)}</figcaption></figure>"
-        )
+    parts += [figure(plot) for plot in sorted(p for p in plots if p.suffix == ".png")]
     parts.append(
         f"<h2>Spec</h2><details><summary>resolved spec (hash {spec.hash()})</summary>"
         f"<pre>{e(spec.to_yaml())}</pre></details></body></html>"
