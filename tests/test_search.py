@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -503,6 +504,12 @@ def test_a_search_killed_with_sigkill_resumes_without_losing_finished_trials(tmp
 
     resumed = subprocess.run(_cli(*args, "--resume"), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    # progress after each trial: n/N counted across both processes, the best so far, time
+    lines = re.findall(
+        r"^  (\d+)/8 trials, best (-?[\d.]+) \(trial \d+\), \d+m\d\ds", resumed.stderr, re.M
+    )
+    assert lines and int(lines[0][0]) > len(before) - 1 and lines[-1][0] == "8"
+    assert "left" in resumed.stderr.split(f"  {lines[0][0]}/8 trials")[1].splitlines()[0]
     name = optuna.study.get_all_study_names(storage)[0]
     trials = optuna.load_study(study_name=name, storage=storage).get_trials()
     assert sum(t.state in FINISHED for t in trials) >= 8

@@ -193,12 +193,16 @@ def run_worker(args: WorkerArgs, index: int, space: SearchSpace | None = None) -
         options.seed, options.workers, offset=_sampler_offset(study, index)
     )
     study.pruner = make_pruner(options.pruner)
-    if options.trials - len(_finished(study)) <= 0:
+    already = len(_finished(study))
+    if options.trials - already <= 0:
         return
     trial_fn = TrialRunner(registry, space, objective, options, args.parent, args.study)
     with deferred_stop():  # SIGTERM never cuts Optuna's storing of a trial half-way
         study.optimize(
-            trial_fn, catch=(Exception,), callbacks=[_Enough(options.trials)], gc_after_trial=True
+            trial_fn,
+            catch=(Exception,),
+            callbacks=[_Enough(options.trials, already)],
+            gc_after_trial=True,
         )
 
 
