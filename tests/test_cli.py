@@ -140,3 +140,39 @@ def test_dry_run_prints_the_resolved_spec_or_the_space_and_starts_nothing(tmp_pa
     assert "encoders: pca" in out.stdout and "pca: n_components in" in out.stdout
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "optuna.db").exists()
     assert not (tmp_path / "mlruns").exists()
+
+
+def test_a_tracking_uri_mlflow_does_not_support_is_one_line(tmp_path):
+    import os
+
+    env = {**os.environ, "MLFLOW_TRACKING_URI": "bogus://host"}
+    done = subprocess.run(
+        [sys.executable, "-m", "toolkit", "run", "--set", SMALL_DEMO[0]],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert done.returncode == 1
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("error: tracking store bogus://host: ") and "MLFLOW_TRACKING_URI" in line
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_an_unexpected_error_shows_its_traceback_with_v_as_the_hint_says(tmp_path, verbose):
+    # a bug injected into the pipeline: the CLI's last-resort handler is what is tested
+    script = (
+        "import sys, toolkit.pipeline as p, toolkit.cli as c\n"
+        "def broken(*a, **k):\n    return {}['missing']\n"
+        "p.run = broken\n"
+        f"sys.argv = ['musiclust', *{['-v'] * verbose}, 'run', '--set', {SMALL_DEMO[0]!r}]\n"
+        "c.main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: unexpected KeyError: 'missing'")
+    assert ("Traceback (most recent call last)" in done.stderr) == verbose
+    assert ("musiclust -v" in last) != verbose

@@ -42,12 +42,12 @@ class _Group(click.Group):
             os.dup2(devnull, sys.stdout.fileno())
             ctx.exit(1)
         except Exception as exc:
-            if log.isEnabledFor(logging.DEBUG):
+            if _VERBOSE[0]:
                 traceback.print_exc()
             first = " ".join(str(exc).split())[:300]
+            hint = "" if _VERBOSE[0] else "run `musiclust -v ...` for the traceback; "
             click.echo(
-                f"error: unexpected {type(exc).__name__}: {first} "
-                "(run with -v for the traceback; please report it)",
+                f"error: unexpected {type(exc).__name__}: {first} ({hint}please report it)",
                 err=True,
             )
             ctx.exit(1)
@@ -64,7 +64,12 @@ def cli(verbose: int) -> None:
     configure_logging(verbose)
 
 
+#: The -v count of this command (a list: set once by the group, read by its error handler).
+_VERBOSE = [0]
+
+
 def configure_logging(verbose: int) -> None:
+    _VERBOSE[0] = verbose
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter())

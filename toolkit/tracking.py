@@ -65,6 +65,15 @@ def use_store() -> None:
         # for good ("table assessments already exists"; once in 16 random SIGTERMs)
         with file_lock(path.with_name(path.name + ".lock")), deferred_stop():
             mlflow.MlflowClient().search_experiments(max_results=1)  # creates the schema
+    else:
+        try:
+            mlflow.MlflowClient()
+        except mlflow.exceptions.MlflowException as exc:  # an unknown scheme, a bad URI
+            first = " ".join(str(exc).split()).split(". ")[0][:300]
+            raise TrackingError(
+                f"tracking store {uri}: {first}",
+                "set MLFLOW_TRACKING_URI to a sqlite:///, postgresql:// or http(s):// URI",
+            ) from None
     _checked.add(uri)
 
 
