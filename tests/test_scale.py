@@ -1,0 +1,156 @@
+"""Budgets for large collections: quadratic steps on samples, refusals before work."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from toolkit import scale
+from toolkit.errors import SpecError
+from toolkit.objectives import Inputs, LabelFree, Stability
+from toolkit.registry import get_registry
+
+
+def clusterer(name, **params):
+    c = get_registry().get("clusterer", name).cls(**params)
+    c.random_state = 0
+    c.check()
+    return c
+
+
+@pytest.fixture(scope="module")
+def many():
+    Z, truth = make_blobs(n_samples=3000, centers=5, cluster_std=0.6, random_state=1)
+    return Z, truth
+
+
+@pytest.mark.parametrize("name", ["agglomerative", "spectral"])
+def test_a_quadratic_clusterer_fits_a_sample_and_extends_it_to_every_row(many, name):
+    Z, truth = many
+    c = clusterer(name, n_clusters=5, fit_rows=400)
+    labels = c.fit_predict(Z)
+    assert labels.shape == (3000,)
+    assert adjusted_rand_score(truth, labels) > 0.95
+    assert any("sample of 400 of 3,000 rows" in note for note in c.notes_)
+    whole = clusterer(name, n_clusters=5, fit_rows=0).fit_predict(Z)
+    assert not getattr(clusterer(name, n_clusters=5, fit_rows=0), "notes_", [])
+    assert adjusted_rand_score(whole, labels) > 0.95
+
+
+def test_k_is_still_chosen_without_labels_when_fitting_a_sample(many):
+    Z, truth = many
+    c = clusterer("agglomerative", fit_rows=500, criterion="calinski_harabasz")
+    labels = c.fit_predict(Z)
+    assert c.selection_["chosen"] == 5
+    assert adjusted_rand_score(truth, labels) > 0.95
+
+
+def test_a_quadratic_fit_too_large_for_memory_is_refused_naming_the_way_out():
+    c = clusterer("agglomerative", linkage="average", fit_rows=0)
+    with pytest.raises(SpecError) as error:
+        c.check_rows(10_000_000)  # 400 TB of distances
+    text = str(error.value)
+    assert "10,000,000 rows" in text and "GiB" in text and "fit_rows" in text
+    assert "kmeans" in text
+    clusterer("agglomerative").check_rows(10_000_000)  # a sample of 5,000: fine
+    with pytest.raises(SpecError, match="spectral"):
+        clusterer("spectral", fit_rows=0).check_rows(10_000_000)
+
+
+def test_kmeans_turns_to_mini_batches_beyond_its_limit(many):
+    Z, truth = many
+    c = clusterer("kmeans", n_clusters=5, minibatch_rows=1000)
+    labels = c.fit_predict(Z)
+    assert "mini-batch" in c.notes_[0]
+    assert adjusted_rand_score(truth, labels) > 0.95
+    assert (c.predict(Z) == labels).mean() > 0.99
+
+
+def test_a_stratified_sample_keeps_every_cluster_and_the_silhouette():
+    from sklearn.metrics import silhouette_score
+
+    Z, truth = make_blobs(n_samples=12000, centers=4, cluster_std=2.5, random_state=0)
+    full = silhouette_score(Z[:6000], truth[:6000])
+    assert abs(scale.silhouette(Z[:6000], truth[:6000], seed=0) - full) < 0.01
+    assert scale.silhouette(Z[:100], truth[:100], seed=0) == silhouette_score(Z[:100], truth[:100])
+    truth[:3] = 9  # a cluster of three rows keeps at least two of them
+    rows = scale.stratified_sample(truth, 2000, seed=0)
+    assert len(rows) <= 2000 + 4
+    kept = np.bincount(truth[rows], minlength=10)
+    assert kept[9] == 2
+    share = np.bincount(truth, minlength=10)[:4] / len(truth)
+    assert np.allclose(kept[:4] / len(rows), share, atol=0.01)
+
+
+def test_stability_refits_a_bounded_subset_of_a_large_collection():
+    n = 3 * scale.STABILITY_ROWS
+    clusters = np.arange(n) % 4
+    sizes = []
+
+    def refit(idx, draw):
+        sizes.append(len(idx))
+        assert len(set(idx.tolist())) == len(idx)
+        return clusters[idx]
+
+    value = Stability(0).score(Inputs(clusters, None, None, refit)).value
+    assert value == pytest.approx(1.0)
+    assert sizes and set(sizes) == {round(0.8 * scale.STABILITY_ROWS)}
+
+
+def test_the_objective_null_is_computed_once_per_k_on_bounded_rows():
+    rng = np.random.default_rng(0)
+    R = rng.standard_normal((6000, 8))
+    clusters = (R[:, 0] > 0).astype(int)
+    objective = LabelFree(0)
+    gap, silhouette = objective.reference_gap(Inputs(clusters, R, np.ones(6000, bool), None))
+    assert 2 in objective._null and objective._shape.shape == (8, 8)
+    assert -1 < gap < silhouette < 1
+
+
+def test_a_quadratic_run_on_a_huge_collection_is_refused_before_any_work(tmp_path):
+    import subprocess
+    import sys
+
+    import mlflow
+
+    rows = 300_000  # 720 GB of distances for average linkage on every row: above any machine
+    table = tmp_path / "huge.csv"
+    words = (["love", "night", "road", "rain", "fire", "dance", "heart", "city"] * 2)[:9]
+    with open(table, "w") as out:
+        out.write("id,lyrics\n")
+        out.writelines(f"s{i},{' '.join(words[i % 7 : i % 7 + 2])}\n" for i in range(rows))
+    args = ["run", "--data", str(table), "--clusterer", "agglomerative"]
+    args += ["--set", "agglomerative.linkage=average agglomerative.fit_rows=0"]
+    done = subprocess.run(
+        [sys.executable, "-m", "toolkit", *args], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()
+    assert len(last) == 1, done.stderr[-2000:]
+    assert "agglomerative with fit_rows=0 on 300,000 rows needs about" in last[0]
+    assert "kmeans" in last[0]
+    store = tmp_path / "mlflow.db"
+    if store.exists():  # no run was started for it
+        client = mlflow.MlflowClient(f"sqlite:///{store}")
+        ids = [e.experiment_id for e in client.search_experiments()]
+        assert not client.search_runs(ids)
+
+
+def test_the_scale_benchmark_runs_every_stage(tmp_path):
+    """docs/scale.md's benchmark, at one small size (its figures are in benchmarks/results)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "benchmarks" / "scale.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--one", "300"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = json.loads(done.stdout.split("ROWS ", 1)[1])
+    stages = {r["stage"] for r in rows}
+    assert {"fusion", "encoder pca", "metrics", "search objective (1 trial)"} <= stages
+    assert {"fit agglomerative (K label_free)", "report tsne", "mlflow logging"} <= stages
+    assert all(r["seconds"] >= 0 and r["peak_mib"] > 0 for r in rows)
+    assert next(r for r in rows if r["stage"] == "metrics")["genre.ami"] > 0.9
