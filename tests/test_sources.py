@@ -98,11 +98,31 @@ def test_csv_manifest(tmp_path):
     assert ds.name == "songs"
 
 
+def test_a_csv_whose_audio_column_has_another_name_is_read_as_audio(tmp_path):
+    write_tone(tmp_path / "a.wav")
+    write_tone(tmp_path / "b.MP3", fmt="WAV")  # the name decides here, not the content
+    manifest = tmp_path / "songs.csv"
+    manifest.write_text(
+        "title,file,lyrics,genre\nA,a.wav,la la,pop\nB,b.MP3,,rock\nC,,words,rock\n",
+        encoding="utf-8",
+    )
+    ds = source("csv", path=str(manifest)).load()
+    assert ds.has_audio and ds.clips[0].audio == (tmp_path / "a.wav").resolve()
+    assert ds.clips[2].audio is None and ds.clips[2].lyrics == "words"
+    assert "file" not in ds.label_columns and "file" not in ds.clips[0].meta
+    assert any("audio paths read from the column 'file'" in n for n in ds.notes)
+    # an explicit choice is kept, and a lyrics-only CSV stays lyrics-only, without a note
+    words = tmp_path / "words.csv"
+    words.write_text("title,lyrics\nA,la la\nB,more words\n", encoding="utf-8")
+    assert not source("csv", path=str(words)).load().has_audio
+    assert not source("csv", path=str(words)).load().notes
+
+
 def test_csv_mistakes_name_the_columns(tmp_path):
     manifest = tmp_path / "m.csv"
-    manifest.write_text("file,text\nx.wav,hi\n")
+    manifest.write_text("name,text\nx,hi\n")
     with pytest.raises(
-        DataError, match=r"neither an 'audio' nor a 'lyrics' column \(columns: file, text\)"
+        DataError, match=r"neither an 'audio' nor a 'lyrics' column \(columns: name, text\)"
     ):
         source("csv", path=str(manifest)).load()
     with pytest.raises(DataError, match=r"csv\.labels: no column 'genre'"):

@@ -2,7 +2,8 @@
 
 Columns ``audio`` and ``lyrics`` by default (lyrics inline, may span lines when quoted); every
 other text column with few distinct values is a label column unless ``csv.labels`` names them.
-A CSV without an audio column is a lyrics-only data set.
+Without an ``audio`` column, a column of audio file names (``file``, ``path`` ...) is used, and
+the run's notes say so; a CSV with no such column is a lyrics-only data set.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from toolkit import Clip, DataError, Dataset, Skip, Source, Str, hookimpl
-from toolkit.data import clean_lyrics, label_columns
+from toolkit.data import AUDIO_EXTENSIONS, clean_lyrics, label_columns
 
 
 class CsvSource(Source):
@@ -52,14 +53,23 @@ class CsvSource(Source):
                     f"csv.{column}: no column '{name}' in {path.name} "
                     f"(columns: {', '.join(columns)})"
                 )
-        has_audio, has_lyrics = self.audio_column in frame, self.lyrics_column in frame
+        notes = []
+        audio_column = self.audio_column
+        if audio_column not in frame and (found := _audio_paths_column(frame)):
+            # a manifest whose audio column has another name used to become a lyrics-only run
+            notes.append(
+                f"csv: audio paths read from the column '{found}' ({path.name} has no "
+                f"'{audio_column}' column; csv.audio_column chooses another)"
+            )
+            audio_column = found
+        has_audio, has_lyrics = audio_column in frame, self.lyrics_column in frame
         if not has_audio and not has_lyrics:
             raise DataError(
-                f"{path.name} has neither an '{self.audio_column}' nor a '{self.lyrics_column}' "
+                f"{path.name} has neither an '{audio_column}' nor a '{self.lyrics_column}' "
                 f"column (columns: {', '.join(columns)})",
                 "set csv.audio_column / csv.lyrics_column",
             )
-        used = {self.audio_column, self.lyrics_column, self.id_column}
+        used = {audio_column, self.lyrics_column, self.id_column}
         if self.labels:
             labels = [c.strip() for c in self.labels.split(",") if c.strip()]
             missing = [c for c in labels if c not in frame]
@@ -74,7 +84,7 @@ class CsvSource(Source):
         ids = _ids(frame, self.id_column)
         clips, skipped = [], []
         for i, (clip_id, row) in enumerate(zip(ids, frame.to_dict(orient="records"))):
-            audio = row.get(self.audio_column) if has_audio else None
+            audio = row.get(audio_column) if has_audio else None
             lyrics = clean_lyrics(row.get(self.lyrics_column)) if has_lyrics else None
             audio_path = (
                 (path.parent / audio).resolve()
@@ -95,7 +105,17 @@ class CsvSource(Source):
             )
         if not clips:
             raise DataError(f"{path.name}: no row has audio or lyrics")
-        return Dataset(self.experiment_name(), clips, tuple(labels), path.parent, [], skipped)
+        return Dataset(self.experiment_name(), clips, tuple(labels), path.parent, notes, skipped)
+
+
+def _audio_paths_column(frame: pd.DataFrame) -> str | None:
+    """The first column whose filled cells are nearly all audio file names (.wav, .mp3 ...)."""
+    for column in frame.columns:
+        values = frame[column].dropna().astype(str).str.strip().str.lower()
+        values = values[values != ""]
+        if len(values) and values.str.endswith(AUDIO_EXTENSIONS).mean() >= 0.9:
+            return str(column)
+    return None
 
 
 def _ids(frame: pd.DataFrame, column: str) -> list[str]:
