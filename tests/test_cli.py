@@ -176,3 +176,17 @@ def test_an_unexpected_error_shows_its_traceback_with_v_as_the_hint_says(tmp_pat
     assert last.startswith("error: unexpected KeyError: 'missing'")
     assert ("Traceback (most recent call last)" in done.stderr) == verbose
     assert ("musiclust -v" in last) != verbose
+
+
+def test_plugins_lists_what_is_asked_for():
+    one = musiclust("plugins", "kmeans", "segments")
+    assert one.returncode == 0
+    assert "  kmeans " in one.stdout and "minibatch_rows" in one.stdout
+    assert "settings (--set segments.PARAM=VALUE):" in one.stdout and "back " in one.stdout
+    assert "agglomerative" not in one.stdout and "sources:" not in one.stdout
+    family = musiclust("plugins", "clusterers", "--brief").stdout.splitlines()
+    names = [line.split()[0] for line in family if line.startswith("  ")]
+    assert family[0] == "clusterers:" and {"kmeans", "agglomerative", "hdbscan"} <= set(names)
+    assert not any(line.startswith("      ") for line in family)  # no parameter lines
+    wrong = musiclust("plugins", "kmeens")
+    assert wrong.returncode == 2 and "did you mean 'kmeans'?" in wrong.stderr

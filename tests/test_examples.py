@@ -37,6 +37,19 @@ def test_the_example_package_is_listed_with_its_version(with_example: Path):
     for name in ("onset_stats", "birch"):
         [line] = [ln for ln in lines if ln.strip().startswith(name + " ")]
         assert "musiclust-rhythm" in line and "0.1.0" in line
+    # the guide's filtered listings
+    two = subprocess.run(
+        [sys.executable, "-m", "toolkit", "plugins", "onset_stats", "birch"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "max_lag" in two and "threshold" in two and "kmeans" not in two
+    brief = subprocess.run(
+        [sys.executable, "-m", "toolkit", "plugins", "clusterers", "--brief"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "  birch " in brief and "threshold" not in brief and "features:" not in brief
 
 
 def test_a_search_picks_and_tunes_the_example_plugins(with_example: Path, tmp_path: Path):

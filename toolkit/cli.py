@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -12,9 +11,9 @@ from typing import Any
 import click
 
 from toolkit import __version__
-from toolkit.console import info_dict, param_line, print_run, print_search
+from toolkit.console import print_run, print_search
 from toolkit.errors import MusiclustError, SpecError, Terminated, stop_on_sigterm
-from toolkit.registry import PLURAL, get_registry
+from toolkit.registry import get_registry
 from toolkit.spec import DEFAULT_CLUSTERER
 
 log = logging.getLogger("musiclust")
@@ -541,49 +540,22 @@ def compare(experiment: str | None, label: str | None, out: str) -> None:
 
 
 @cli.command()
+@click.argument("names", nargs=-1, metavar="[FAMILY|PLUGIN|SETTING]...")
+@click.option("--brief", is_flag=True, help="One line per plugin, without parameters.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def plugins(as_json: bool) -> None:
-    """List installed plugins: family, name, origin, parameters; and broken plugins."""
-    from toolkit.spec import SETTINGS
+def plugins(names: tuple[str, ...], brief: bool, as_json: bool) -> None:
+    """List installed plugins: family, name, origin, parameters; and broken plugins.
 
-    registry = get_registry()
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "plugins": [info_dict(info) for info in registry.infos()],
-                    "settings": {
-                        section: [p.to_dict() for p in params]
-                        for section, params in SETTINGS.items()
-                    },
-                    "problems": [
-                        {"plugin": p.plugin, "dist": p.dist, "version": p.version, "error": p.error}
-                        for p in registry.problems
-                    ],
-                },
-                indent=2,
-                default=str,
-            )
-        )
-        return
-    for family, plural in PLURAL.items():
-        infos = registry.infos(family)
-        click.echo(f"{plural}:")
-        if not infos:
-            click.echo("  (none)")
-        for info in infos:
-            opt_in = "" if getattr(info.cls, "default", True) else " [opt-in]"
-            click.echo(f"  {info.name:<14} {info.origin:<18} {info.cls.summary()}{opt_in}")
-            for param in info.cls.declared_params().values():
-                click.echo(param_line(param))
-    for section, params in SETTINGS.items():
-        click.echo(f"settings (--set {section}.PARAM=VALUE):")
-        for param in params:
-            click.echo(param_line(param))
-    if registry.problems:
-        click.echo("problems (skipped):")
-        for problem in registry.problems:
-            click.echo(f"  {problem.plugin} ({problem.origin}): {problem.error}")
+    \b
+    Examples:
+      musiclust plugins                 everything
+      musiclust plugins --brief         one line per plugin
+      musiclust plugins clusterers      one family
+      musiclust plugins kmeans segments one plugin, one settings section
+    """
+    from toolkit.console import print_plugins
+
+    print_plugins(get_registry(), names, brief, as_json)
 
 
 def main() -> None:

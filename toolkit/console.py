@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
+
+from toolkit.errors import SpecError
+from toolkit.registry import PLURAL
 
 
 def print_run(result: Any, uri: str) -> None:
@@ -102,3 +106,95 @@ def info_dict(info: Any) -> dict[str, Any]:
         if hasattr(cls, attr):
             out[attr] = sorted(getattr(cls, attr))
     return out
+
+
+def print_plugins(registry: Any, names: tuple[str, ...], brief: bool, as_json: bool) -> None:
+    """``musiclust plugins``: every plugin (or those NAMES ask for), its parameters, problems."""
+    from toolkit.spec import SETTINGS
+
+    families, wanted, sections = _plugin_filter(registry, names, SETTINGS)
+    if as_json:
+        _echo(
+            json.dumps(
+                {
+                    "plugins": [
+                        info_dict(info)
+                        for info in registry.infos()
+                        if _shown(info, families, wanted)
+                    ],
+                    "settings": {
+                        section: [p.to_dict() for p in params]
+                        for section, params in SETTINGS.items()
+                        if section in sections
+                    },
+                    "problems": [
+                        {"plugin": p.plugin, "dist": p.dist, "version": p.version, "error": p.error}
+                        for p in registry.problems
+                    ],
+                },
+                indent=2,
+                default=str,
+            )
+        )
+        return
+    for family, plural in PLURAL.items():
+        infos = [i for i in registry.infos(family) if _shown(i, families, wanted)]
+        if names and not infos:
+            continue
+        _echo(f"{plural}:")
+        if not infos:
+            _echo("  (none)")
+        for info in infos:
+            opt_in = "" if getattr(info.cls, "default", True) else " [opt-in]"
+            _echo(f"  {info.name:<14} {info.origin:<18} {info.cls.summary()}{opt_in}")
+            for param in [] if brief else info.cls.declared_params().values():
+                _echo(param_line(param))
+    for section, params in SETTINGS.items():
+        if section not in sections:
+            continue
+        _echo(f"settings (--set {section}.PARAM=VALUE):")
+        for param in [] if brief else params:
+            _echo(param_line(param))
+    if registry.problems and not names:
+        _echo("problems (skipped):")
+        for problem in registry.problems:
+            _echo(f"  {problem.plugin} ({problem.origin}): {problem.error}")
+    if brief:
+        _echo("(musiclust plugins NAME shows a plugin's parameters)")
+
+
+def _plugin_filter(
+    registry: Any, names: tuple[str, ...], settings: dict[str, Any]
+) -> tuple[set[str], set[str], set[str]]:
+    """(families, plugin names, settings sections) the NAMES ask for; all when none."""
+    from toolkit.errors import did_you_mean
+
+    if not names:
+        return set(PLURAL), set(), set(settings)
+    singular = {plural: family for family, plural in PLURAL.items()}
+    known = {i.name for i in registry.infos()}
+    families: set[str] = set()
+    wanted: set[str] = set()
+    sections: set[str] = set()
+    for name in names:
+        if name in PLURAL or name in singular:
+            families.add(singular.get(name, name))
+        elif name in known:
+            wanted.add(name)
+        elif name in settings:
+            sections.add(name)
+        else:
+            choices = [*PLURAL.values(), *sorted(known), *settings]
+            raise SpecError(
+                f"no plugin, family or settings section '{name}'",
+                did_you_mean(name, choices) or "musiclust plugins --brief lists them",
+            )
+    return families, wanted, sections
+
+
+def _shown(info: Any, families: set[str], wanted: set[str]) -> bool:
+    return info.family in families or info.name in wanted
+
+
+def _echo(text: str) -> None:
+    click.echo(text)
