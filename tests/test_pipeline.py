@@ -238,9 +238,15 @@ def test_lyrics_only_data_uses_tfidf_as_reference_and_predicts_from_text(tmp_pat
         for g, w in words.items()
         for _ in range(8)
     ]
-    pd.DataFrame(rows, columns=["genre", "lyrics"]).to_csv(tmp_path / "songs.csv", index=False)
+    table = pd.DataFrame(rows, columns=["genre", "lyrics"])
+    table["title"] = [f"song {i}" for i in range(len(table))]  # kept in assignments.csv
+    table.to_csv(tmp_path / "songs.csv", index=False)
     result = run(data=str(tmp_path / "songs.csv"), sets=["agglomerative.n_clusters=3"])
     assert result.spec.flat_params()["feature.names"] == "tfidf"
+    folder = artifacts(result.run_id, tmp_path)
+    assigned = pd.read_csv(os.path.join(folder, "assignments.csv"))
+    assert assigned["title"].tolist() == table["title"].tolist()
+    assert list(assigned.columns[:2]) == ["id", "cluster"] and "genre" in assigned
     assert "reference.silhouette" in result.metrics
     assert result.metrics["genre.ami"] > 0.5
     model = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/model")

@@ -55,6 +55,10 @@ def write_tables(
     )
     for column, values in ev.labels.items():
         assignments[column] = ["" if v is None else v for v in values]
+    # the data's other columns (artist, title ...), so the table reads without a join
+    extra = dict.fromkeys(k for c in clips for k in c.meta if k not in assignments)
+    for column in extra:
+        assignments[column] = [str(c.meta.get(column, "")) for c in clips]
     assignments.to_csv(out / "assignments.csv", index=False)
 
     with open(out / "metrics.csv", "w", newline="", encoding="utf-8") as fh:
