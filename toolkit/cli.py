@@ -132,6 +132,11 @@ def _data_options(command: Any) -> Any:
     "--experiment", metavar="NAME", help="MLflow experiment (default: named after the data)."
 )
 @click.option("--seed", metavar="N", help="Seed for every random step (default: 0).")
+@click.option(
+    "--seeds",
+    metavar="0-4",
+    help="One run per seed (a range or a list) under a parent run with mean and std.",
+)
 @click.option("--no-model", is_flag=True, help="Do not log the fitted pyfunc model.")
 @click.option(
     "--dry-run",
@@ -149,6 +154,7 @@ def run(
     config: str | None,
     experiment: str | None,
     seed: str | None,
+    seeds: str | None,
     no_model: bool,
     dry_run: bool,
 ) -> None:
@@ -159,8 +165,12 @@ def run(
       musiclust run
       musiclust run --data ~/gtzan/genres_original --set agglomerative.n_clusters=10
       musiclust run --data songs.csv --features tfidf --encoder pca
+      musiclust run --seeds 0-4
     """
     from toolkit.spec import build_spec
+
+    if _given(seeds) is not None and _given(seed) is not None:
+        raise SpecError("give --seed or --seeds, not both")
 
     registry = get_registry()
     spec = build_spec(
@@ -191,6 +201,15 @@ def run(
 
     from toolkit import pipeline, tracking
 
+    if _given(seeds) is not None:
+        from toolkit.console import print_seeds
+        from toolkit.seeds import parse_seeds, run_seeds
+
+        group = run_seeds(
+            spec, parse_seeds(seeds), registry, experiment=experiment, log_model=not no_model
+        )
+        print_seeds(group, tracking.tracking_uri())
+        return
     result = pipeline.run(spec, registry, experiment=experiment, log_model=not no_model)
     print_run(result, tracking.tracking_uri())
 

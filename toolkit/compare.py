@@ -59,6 +59,7 @@ def compare(
             )
     runs = mlflow.search_runs([found.experiment_id], order_by=["attributes.start_time DESC"])
     kind = runs.get("tags.musiclust.kind", pd.Series([None] * len(runs), index=runs.index))
+    groups = set(runs.loc[kind == "seeds", "run_id"])  # `run --seeds` parents
     runs = runs[~kind.isin(NOT_CLUSTERINGS)]  # search parents and data overviews
     status = runs["status"] if "status" in runs else pd.Series(dtype=str)
     finished = runs[status == "FINISHED"]
@@ -86,6 +87,10 @@ def compare(
             },
         }
     )
+    parent = finished.get("tags.mlflow.parentRunId", pd.Series([None] * len(finished)))
+    group = parent.where(parent.isin(groups), None).to_numpy()
+    if any(g is not None for g in group):
+        table = _by_seeds(table, group)
     key = "AMI" if label else "ref. silhouette"
     table = table.sort_values(key, ascending=False, na_position="last").reset_index(drop=True)
 
@@ -99,7 +104,22 @@ def compare(
 
 
 #: Runs that hold no clustering of their own (``musiclust.kind``): left out of the table.
-NOT_CLUSTERINGS = ("search", "overview")
+NOT_CLUSTERINGS = ("search", "overview", "seeds")
+
+
+def _by_seeds(table: pd.DataFrame, group: Any) -> pd.DataFrame:
+    """The runs of one ``run --seeds`` as one row: the parent's id, the number of seeds, the
+    mean of each score and, in a ``<score> std`` column, its sample standard deviation."""
+    scores = [c for c in table.columns if c not in ("id", "method")]
+    rows = []
+    for key, part in table.groupby(pd.Series(group, index=table.index).fillna(table["id"])):
+        row = {"id": str(key)[:8], "method": part["method"].iloc[0], "seeds": len(part)}
+        for column in scores:
+            values = pd.to_numeric(part[column], errors="coerce")
+            row[column] = values.mean()
+            row[f"{column} std"] = values.std(ddof=1) if len(part) > 1 else None
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _column(frame: pd.DataFrame, name: str) -> Any:
@@ -117,22 +137,30 @@ def _method(row: pd.Series) -> str:
 
 
 def markdown(table: pd.DataFrame, experiment: str, label: str | None) -> str:
-    def cell(column: str, value: Any) -> str:
-        if value is None or (isinstance(value, float) and value != value):
-            return ""
-        if column == "K":
-            return str(int(value))
-        return f"{value:.3f}" if isinstance(value, float) else str(value)
+    def blank(value: Any) -> bool:
+        return value is None or (isinstance(value, float) and value != value)
 
+    def cell(column: str, row: dict) -> str:
+        value = row[column]
+        if blank(value):
+            return ""
+        spread = row.get(f"{column} std")
+        if column == "K" and blank(spread) and float(value).is_integer():
+            return str(int(value))
+        text = f"{value:.3f}" if isinstance(value, float) else str(value)
+        return text if blank(spread) else f"{text} ± {spread:.3f}"
+
+    columns = [c for c in table.columns if not c.endswith(" std")]
     scores = f"; ARI/AMI/NMI/purity against '{label}'" if label else ""
+    seeds = "; rows of `run --seeds`: mean ± std over the seeds" if "seeds" in columns else ""
     lines = [
-        f"Runs of experiment '{experiment}'{scores}, best first.",
+        f"Runs of experiment '{experiment}'{scores}{seeds}, best first.",
         "",
-        "| " + " | ".join(table.columns) + " |",
-        "|" + "|".join("---" if c in ("id", "method") else "---:" for c in table.columns) + "|",
+        "| " + " | ".join(columns) + " |",
+        "|" + "|".join("---" if c in ("id", "method") else "---:" for c in columns) + "|",
     ]
     lines += [
-        "| " + " | ".join(cell(c, v) for c, v in zip(table.columns, row)) + " |"
-        for row in table.itertuples(index=False)
+        "| " + " | ".join(cell(c, row) for c in columns) + " |"
+        for row in table.to_dict(orient="records")
     ]
     return "\n".join(lines) + "\n"

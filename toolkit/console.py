@@ -49,6 +49,31 @@ def print_run(result: Any, uri: str) -> None:
         echo(f"  browse: mlflow ui --backend-store-uri {uri}")
 
 
+def print_seeds(result: Any, uri: str) -> None:
+    """``run --seeds``: a line per seed, then mean +- std of the headline metrics."""
+    echo = click.echo
+    first = result.runs[0]
+    spec = first.spec
+    echo(
+        f"{len(result.runs)} seeds under run {result.parent_run_id} in experiment "
+        f"'{first.experiment}': {','.join(p.name for p in spec.features)} -> "
+        f"{spec.encoder.name} -> {spec.clusterer.name}"
+    )
+    columns = sorted(
+        {k[: -len(".ami")] for k in result.mean if k.endswith(".ami") and ".shuffled" not in k}
+    )
+    shown = ["n_clusters", "reference.silhouette", *(f"{c}.ami" for c in columns)]
+    shown = [k for k in shown if k in result.mean]
+    for r in result.runs:
+        values = "  ".join(f"{k} {r.metrics[k]:.4g}" for k in shown)
+        echo(f"  seed {r.spec.seed}: run {r.run_id[:8]}  {values}")
+    keys = [*shown, *(f"{c}.{m}" for c in columns for m in ("ari", "nmi", "purity"))]
+    spread = [f"{k} {result.mean[k]:.3f} +- {result.std[k]:.3f}" for k in keys if k in result.mean]
+    echo("  mean +- std: " + "  ".join(spread))
+    if uri.startswith("sqlite:"):
+        echo(f"  browse: mlflow ui --backend-store-uri {uri}")
+
+
 def print_search(result: Any, uri: str) -> None:
     echo = click.echo
     c = result.counts
