@@ -286,3 +286,12 @@ def test_every_command_of_the_pretrained_embeddings_guide_runs(tmp_path, models)
         out = musiclust(*shlex.split(command)[1:])
         assert out.returncode == 0, f"{command}\n{out.stderr}"
         assert "genre: ami" in out.stdout
+
+
+def test_audio_model_keeps_the_plugin_contract(models):
+    from toolkit.registry import get_registry
+    from toolkit.testing import check_plugin
+
+    cls = get_registry().get("feature", "audio_model").cls
+    passed = check_plugin(cls, path=str(models["w2v"]))
+    assert "feature: deterministic, finite, tells music apart" in passed

@@ -83,6 +83,13 @@ def test_a_search_picks_and_tunes_the_example_plugins(with_example: Path, tmp_pa
     assert result.registered  # the best pipeline (with the plugins) as a registered model
 
 
+def test_the_example_plugins_pass_the_checker_as_the_guide_shows(with_example: Path):
+    guide = (ROOT / "docs" / "writing-plugins.md").read_text()
+    snippet = guide.split("```python\nfrom musiclust_rhythm import Birch, OnsetStats")[1]
+    code = "from musiclust_rhythm import Birch, OnsetStats" + snippet.split("```")[0]
+    exec(compile(code, "writing-plugins.md", "exec"), {})  # raises PluginError on a failure
+
+
 def test_the_guide_shows_the_example_package_verbatim():
     guide = (ROOT / "docs" / "writing-plugins.md").read_text()
     for name in ("pyproject.toml", "musiclust_rhythm.py"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from toolkit.analysis import AudioAnalysis
 from toolkit.components import (
     AudioFeature,
     Clusterer,
@@ -26,7 +27,8 @@ from toolkit.components import (
     Source,
 )
 from toolkit.data import Clip, Dataset, Skip
-from toolkit.errors import DataError, MusiclustError, PluginError, SpecError
+from toolkit.errors import DataError, MusiclustError, NotComputed, PluginError, SpecError
+from toolkit.evaluation import Evaluation
 from toolkit.hookspecs import hookimpl
 from toolkit.params import Bool, Choice, Float, Int, Param, Str
 
@@ -36,6 +38,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "AudioAnalysis",
     "AudioFeature",
     "Bool",
     "Choice",
@@ -46,6 +49,7 @@ __all__ = [
     "Dataset",
     "Encoder",
     "EncoderInput",
+    "Evaluation",
     "FeatureExtractor",
     "Float",
     "FrameFeature",
@@ -53,6 +57,7 @@ __all__ = [
     "LyricsFeature",
     "Metric",
     "MusiclustError",
+    "NotComputed",
     "Param",
     "PluginError",
     "Report",
