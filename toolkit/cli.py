@@ -13,6 +13,8 @@ import click
 from toolkit import __version__
 from toolkit.console import print_run, print_search
 from toolkit.errors import MusiclustError, SpecError, Terminated, stop_on_sigterm
+from toolkit.logs import VERBOSE as _VERBOSE
+from toolkit.logs import configure_logging
 from toolkit.registry import get_registry
 from toolkit.spec import DEFAULT_CLUSTERER
 
@@ -61,28 +63,6 @@ def cli(verbose: int) -> None:
     Every step is a plugin (see `musiclust plugins`); every run is tracked in MLflow.
     """
     configure_logging(verbose)
-
-
-#: The -v count of this command (a list: set once by the group, read by its error handler).
-_VERBOSE = [0]
-
-
-def configure_logging(verbose: int) -> None:
-    _VERBOSE[0] = verbose
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter())
-    log.handlers[:] = [handler]
-    log.setLevel(min(level, logging.INFO))
-    handler.setLevel(level if verbose else logging.WARNING)
-    log.propagate = False
-    for noisy in ("alembic", "mlflow.store.db.utils"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-class _Formatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return f"{record.levelname.lower()}: {record.getMessage()}"
 
 
 def _given(value: str | None) -> str | None:

@@ -207,7 +207,7 @@ def run_worker(args: WorkerArgs, index: int, space: SearchSpace | None = None) -
 
 
 def _worker_setup(workers: int) -> None:
-    from toolkit.cli import configure_logging
+    from toolkit.logs import configure_logging
 
     configure_logging(0)
     threads = max(1, (os.cpu_count() or 1) // workers)
