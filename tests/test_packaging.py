@@ -26,9 +26,10 @@ def test_conda_yaml_mirrors_the_pyproject_dependencies():
     pip = next(d["pip"] for d in conda["dependencies"] if isinstance(d, dict))
     assert pip[-1] == "."  # musiclust itself
     pinned = {Requirement(r).name.lower(): Requirement(r) for r in pip[:-1]}
-    declared = {
-        Requirement(r).name.lower(): Requirement(r) for r in pyproject()["project"]["dependencies"]
-    }
+    project = pyproject()["project"]
+    # the MLproject's environment is complete: the core and the opt-in report's extra
+    listed = [*project["dependencies"], *project["optional-dependencies"]["umap"]]
+    declared = {Requirement(r).name.lower(): Requirement(r) for r in listed}
     assert set(pinned) == set(declared)
     for name, requirement in pinned.items():
         [spec] = requirement.specifier  # one exact pin each

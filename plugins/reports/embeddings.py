@@ -1,8 +1,9 @@
 """``tsne`` and ``umap``: 2-D maps of the latent, by cluster and by each label.
 
-t-SNE runs by default; UMAP is opt-in (``--reports umap`` or a config's report list) because
-its numba compilation costs about 20 s per process. Above ``max_points`` clips a seeded sample
-is drawn. Maps need at least 5 clips (t-SNE's perplexity must stay below their number).
+t-SNE runs by default; UMAP is opt-in (``--reports umap`` or a config's report list, and
+``pip install "musiclust[umap]"``) because its numba compilation costs about 20 s per
+process. Above ``max_points`` clips a seeded sample is drawn. Maps need at least 5 clips
+(t-SNE's perplexity must stay below their number).
 """
 
 from __future__ import annotations
@@ -74,7 +75,11 @@ class UMAPMap(_Map):
     def embed(self, latent: np.ndarray, seed: int | None) -> np.ndarray:
         import warnings
 
-        import umap
+        try:
+            import umap
+        except ImportError:
+            hint = 'pip install "musiclust[umap]"'
+            raise NotComputed(f"umap-learn is not installed: {hint}") from None
 
         with warnings.catch_warnings():  # "n_jobs overridden by random_state": wanted here
             warnings.simplefilter("ignore", UserWarning)
