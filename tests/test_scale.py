@@ -145,7 +145,7 @@ def test_the_scale_benchmark_runs_every_stage(tmp_path):
 
     script = Path(__file__).parents[1] / "benchmarks" / "scale.py"
     done = subprocess.run(
-        [sys.executable, str(script), "--one", "300"], capture_output=True, text=True, cwd=tmp_path
+        [sys.executable, str(script), "--one", "200"], capture_output=True, text=True, cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr[-2000:]
     rows = json.loads(done.stdout.split("ROWS ", 1)[1])
