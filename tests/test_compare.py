@@ -69,6 +69,12 @@ def test_compare_names_the_experiments_when_one_is_unknown():
 
 def test_compare_command(tmp_path):
     run(sets=SMALL_DEMO)
+    printed = subprocess.run(
+        [sys.executable, "-m", "toolkit", "compare"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert printed.returncode == 0, printed.stderr
+    assert "Runs of experiment 'demo'" in printed.stdout and "written" not in printed.stdout
+    assert not list(tmp_path.glob("compare-*"))  # without --out, nothing is written
     out = subprocess.run(
         [sys.executable, "-m", "toolkit", "compare", "--out", str(tmp_path)],
         capture_output=True,

@@ -521,21 +521,21 @@ def describe(
 @click.option(
     "--out",
     metavar="DIR",
-    default=".",
-    show_default=True,
-    help="Folder for compare-<experiment>.csv and .md.",
+    help="Also write the table as compare-<experiment>.csv and .md into DIR.",
 )
-def compare(experiment: str | None, label: str | None, out: str) -> None:
-    """Print an experiment's finished runs as a table; write it as CSV and markdown."""
+def compare(experiment: str | None, label: str | None, out: str | None) -> None:
+    """Print an experiment's finished runs as a table (--out: also as CSV and markdown)."""
     from pathlib import Path
 
     from toolkit.compare import compare as run_compare
 
-    result = run_compare(_given(experiment), _given(label), Path(out))
-    click.echo(result.markdown.read_text(encoding="utf-8"), nl=False)
+    out = _given(out)
+    result = run_compare(_given(experiment), _given(label), Path(out) if out else None)
+    click.echo(result.text, nl=False)
     if result.failed:
         click.echo(f"({result.failed} unfinished or failed runs left out)")
-    click.echo(f"written: {result.csv} and {result.markdown}")
+    if result.csv:
+        click.echo(f"written: {result.csv} and {result.markdown}")
 
 
 @cli.command()

@@ -27,8 +27,9 @@ class Comparison:
     experiment: str
     label: str | None
     table: pd.DataFrame
-    csv: Path
-    markdown: Path
+    text: str  # the table as markdown
+    csv: Path | None  # None unless an output folder was given
+    markdown: Path | None
     failed: int
 
 
@@ -94,13 +95,17 @@ def compare(
     key = "AMI" if label else "ref. silhouette"
     table = table.sort_values(key, ascending=False, na_position="last").reset_index(drop=True)
 
-    out_dir = Path(out_dir or Path.cwd())
+    text = markdown(table, found.name, label)
+    left_out = int(len(runs) - len(finished))
+    if out_dir is None:  # printed only
+        return Comparison(found.name, label, table, text, None, None, left_out)
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = re.sub(r"[^\w.-]+", "_", found.name)
     csv_path, md_path = out_dir / f"compare-{stem}.csv", out_dir / f"compare-{stem}.md"
     table.to_csv(csv_path, index=False)
-    md_path.write_text(markdown(table, found.name, label), encoding="utf-8")
-    return Comparison(found.name, label, table, csv_path, md_path, int(len(runs) - len(finished)))
+    md_path.write_text(text, encoding="utf-8")
+    return Comparison(found.name, label, table, text, csv_path, md_path, left_out)
 
 
 #: Runs that hold no clustering of their own (``musiclust.kind``): left out of the table.
