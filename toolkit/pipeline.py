@@ -46,6 +46,10 @@ class RunResult:
     evaluation: Evaluation
     model_uri: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    #: The fitted chain (``chain.predict`` clusters new files), as the model logs it.
+    chain: Chain | None = None
+    #: The clips clustered, in the order of ``evaluation.ids`` (paths, lyrics, labels).
+    clips: list[Any] = field(default_factory=list)
 
 
 class RunHooks:
@@ -247,6 +251,8 @@ def run(
         ev,
         model_uri,
         tags,
+        chain,
+        clips,
     )
 
 
