@@ -119,12 +119,13 @@ def _choose(
     criterion: str,
 ) -> tuple[np.ndarray, Any]:
     """The best K of ``ks`` by ``score(labels, model, k)``; the curve goes to selection_."""
-    from toolkit.evaluation import bar
+    from tqdm.auto import tqdm
 
     best = None
     scores = []
     # a bar on a terminal for the run's own clusterer (progress_ is set by the run)
-    for k in bar(ks, f"{clusterer.name}: K by {criterion}", getattr(clusterer, "progress_", False)):
+    hide = None if getattr(clusterer, "progress_", False) else True  # None: on a terminal
+    for k in tqdm(ks, desc=f"{clusterer.name}: K by {criterion}", disable=hide, leave=False):
         labels, model = fit(k)
         value = score(labels, model, k)
         scores.append(value)
