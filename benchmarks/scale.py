@@ -2,6 +2,7 @@
 
     python benchmarks/scale.py [SIZES ...]          (default: 1000 10000 100000)
     python benchmarks/scale.py --runs [SIZES ...]   (default: 1000 10000)
+    python benchmarks/scale.py --search [N TRIALS LIMIT_S]  (default: 10000 40 1800)
 
 The stages start from generated feature arrays shaped like the default run's (a 200-d
 embedding block beside a 91-d statistics block, ten Gaussian clusters with unequal spreads;
@@ -25,6 +26,7 @@ import json
 import math
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -258,9 +260,79 @@ def runs(sizes: list[int]) -> None:
     print("\n".join(lines))
 
 
+def search_at(n: int, trials: int, limit: float) -> None:
+    """A label-free search (the default space) on n demo clips with the features cached: how
+    many of ``trials`` finish within ``limit`` seconds, and the time per trial."""
+    import optuna
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "MUSICLUST_CACHE_DIR": f"{tmp}/cache"}
+        env["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp}/mlflow.db"
+        data = ["--set", f"demo.n_per_style={n // 5} demo.duration=3"]
+        started = time.perf_counter()
+        warm = subprocess.run(
+            [sys.executable, "-m", "toolkit", "run", "--no-model", *data],
+            env=env,
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+        )
+        extraction = time.perf_counter() - started
+        assert warm.returncode == 0, warm.stderr[-2000:]
+        storage = f"sqlite:///{tmp}/optuna.db"
+        args = [sys.executable, "-m", "toolkit", "search", *data, "--trials", str(trials)]
+        args += ["--confirm", "0", "--storage", storage]
+        started = time.perf_counter()
+        with open(f"{tmp}/search.log", "w") as log:
+            process = subprocess.Popen(args, env=env, cwd=tmp, stdout=log, stderr=log)
+            try:
+                process.wait(timeout=limit)
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=300)
+        seconds = time.perf_counter() - started
+        (name,) = optuna.study.get_all_study_names(storage)
+        done = [
+            t
+            for t in optuna.load_study(study_name=name, storage=storage).trials
+            if t.state.is_finished()
+        ]
+        states = {s: sum(t.state.name == s for t in done) for s in ("COMPLETE", "PRUNED", "FAIL")}
+        per = sorted(
+            (t.datetime_complete - t.datetime_start).total_seconds()
+            for t in done
+            if t.datetime_complete and t.datetime_start
+        )
+        picks = {}
+        for t in done:
+            key = t.user_attrs.get("pipeline", "?").split(" ")[0]
+            picks[key] = picks.get(key, 0) + 1
+    lines = [
+        f"# Scale: a label-free search on {n:,} demo clips, features cached",
+        "",
+        f"Written by `python benchmarks/scale.py --search {n} {trials} {limit:g}` "
+        f"({os.cpu_count()} CPUs): the default search space, --confirm 0.",
+        "",
+        f"- first run (extracting the features, cold): {extraction / 60:.1f} min",
+        f"- search: {len(done)} of {trials} trials finished in {seconds / 60:.1f} min "
+        f"(limit {limit / 60:.0f} min): {states}",
+        f"- seconds per trial: median {per[len(per) // 2]:.0f}, longest {per[-1]:.0f}"
+        if per
+        else "- no trial finished",
+        f"- trials per pipeline: {dict(sorted(picks.items()))}",
+    ]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "scale-search.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--one":
         print("ROWS " + json.dumps(measure(int(sys.argv[2]))), flush=True)
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--search":
+        n, trials, limit = (sys.argv[2:] + ["10000", "40", "1800"][len(sys.argv) - 2 :])[:3]
+        search_at(int(n), int(trials), float(limit))
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--runs":
         runs([int(a) for a in sys.argv[2:]] or [1000, 10000])
