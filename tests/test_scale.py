@@ -4,18 +4,11 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
+from test_clusterers import clusterer
 
 from toolkit import scale
 from toolkit.errors import SpecError
 from toolkit.objectives import Inputs, LabelFree, Stability
-from toolkit.registry import get_registry
-
-
-def clusterer(name, **params):
-    c = get_registry().get("clusterer", name).cls(**params)
-    c.random_state = 0
-    c.check()
-    return c
 
 
 @pytest.fixture(scope="module")

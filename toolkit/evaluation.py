@@ -90,7 +90,7 @@ def render_reports(
     ev: Evaluation, reports: list[Report], out_dir: Path, progress: bool = False
 ) -> tuple[list[Path], dict[str, str]]:
     """Run every report plugin into ``out_dir``; a failing report is recorded, never fatal.
-    With ``progress``, a bar on a terminal (t-SNE of 3,000 clips takes 18 s)."""
+    With ``progress``, a bar on a terminal (t-SNE of 3,000 clips took 7 s)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     failed: dict[str, str] = {}

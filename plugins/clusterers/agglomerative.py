@@ -73,7 +73,7 @@ class Agglomerative(Clusterer):
 
 #: The last trees built, by (rows, linkage, metric). Choosing K by label_free re-fits the
 #: same bootstrap subsamples for every K (eleven times per draw with K in 2..12): a tree is
-#: K-free, so each is built once (at 2,000 clips, K selection fell from 110 trees to 10).
+#: K-free, so each is built once (ten draws, K in 2..12: 10 trees instead of 110).
 _TREES: OrderedDict[tuple, np.ndarray] = OrderedDict()
 _KEPT = 16
 
