@@ -18,7 +18,6 @@ the machine's memory before it starts (:func:`check_quadratic`).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import numpy as np
 
@@ -32,8 +31,6 @@ SAMPLE_ROWS = 5000
 STABILITY_ROWS = 2000
 #: Default rows a quadratic clusterer fits on; the rest take their nearest fitted row's cluster.
 FIT_ROWS = 5000
-#: Rows per block when distances to centroids or sample rows are computed (bounded memory).
-BLOCK = 4096
 
 
 def stratified_sample(labels: np.ndarray, size: int, seed: int | None) -> np.ndarray:
@@ -73,11 +70,6 @@ def nearest_rows(points: np.ndarray, Z: np.ndarray) -> np.ndarray:
     from sklearn.metrics import pairwise_distances_argmin
 
     return pairwise_distances_argmin(Z, points)
-
-
-def blocks(n: int, size: int = BLOCK) -> Iterator[slice]:
-    for start in range(0, n, size):
-        yield slice(start, min(start + size, n))
 
 
 def quadratic_bytes(n: int) -> int:
