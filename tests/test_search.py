@@ -548,8 +548,9 @@ def test_two_worker_processes_share_one_study(tmp_path: Path):
     assert run.returncode == 0, run.stderr[-2000:]
     name = optuna.study.get_all_study_names(storage)[0]
     trials = optuna.load_study(study_name=name, storage=storage).get_trials()
-    finished = [t for t in trials if t.state in FINISHED]
-    assert 6 <= len(finished) <= 7  # the second worker may start one more as the first stops
+    finished = [t for t in trials if t.state in FINISHED and "skipped" not in t.user_attrs]
+    # exactly 6: near the end a worker waits for the trials ahead instead of overshooting
+    assert len([t for t in finished if "duplicate_of" not in t.user_attrs]) == 6
     workers = {t.user_attrs.get("worker") for t in finished if "worker" in t.user_attrs}
     assert len(workers) == 2
     client = mlflow.MlflowClient()

@@ -8,6 +8,7 @@ A run that raises ends FAILED with its error as a tag and ``error.txt``; none st
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import traceback
@@ -44,8 +45,54 @@ class ActiveRun:
 
 
 _checked: set[str] = set()
-#: Seconds a tracking server has to answer its health check before the command gives up.
+#: Seconds a tracking server has to answer its health check (or a database server its
+#: connection) before the command gives up.
 SERVER_TIMEOUT = 5.0
+#: Database URL schemes, beside sqlite, that MLflow and Optuna reach through SQLAlchemy.
+DATABASES = ("postgresql", "mysql", "mssql")
+
+
+def redact(url: str) -> str:
+    """A store URL without its password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+@contextmanager
+def db_lock(url: str, name: str) -> Iterator[None]:
+    """An exclusive lock named ``name`` for the database at ``url``, between processes (and,
+    for a database server, machines) that share it: a file lock beside a sqlite file, an
+    advisory lock on PostgreSQL, none elsewhere. What is made once per database (MLflow's
+    schema, a study and its parent run) is made under it, so processes that start at once
+    do not race each other into duplicates or half-made tables."""
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///") :]).expanduser()
+        with file_lock(path.with_name(f"{path.name}.{name}.lock")):
+            yield
+    elif url.startswith("postgresql"):
+        import sqlalchemy
+
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        engine = sqlalchemy.create_engine(
+            url,
+            connect_args={"connect_timeout": int(SERVER_TIMEOUT)},
+            poolclass=sqlalchemy.NullPool,
+        )
+        try:
+            with engine.connect() as connection:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                try:
+                    yield
+                finally:
+                    connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        finally:
+            engine.dispose()
+    else:
+        yield
 
 
 def use_store() -> None:
@@ -59,11 +106,10 @@ def use_store() -> None:
     uri = check_store()
     if uri in _checked:
         return
-    if uri.startswith("sqlite:///"):
-        path = Path(uri[len("sqlite:///") :])
+    if uri.startswith(("sqlite:///", *DATABASES)):
         # SIGTERM waits while the schema is created: cut half-way, the store stayed broken
         # for good ("table assessments already exists"; once in 16 random SIGTERMs)
-        with file_lock(path.with_name(path.name + ".lock")), deferred_stop():
+        with db_lock(uri, "schema"), deferred_stop():
             mlflow.MlflowClient().search_experiments(max_results=1)  # creates the schema
     else:
         try:
@@ -97,7 +143,36 @@ def check_store() -> str:
     elif uri.startswith(("http://", "https://")):
         _check_server(uri)
         _checked.add(uri)
+    elif uri.startswith(DATABASES):
+        check_database(uri, f"tracking store {redact(uri)}")
     return uri
+
+
+def check_database(url: str, what: str) -> None:
+    """Connect once to a database server with a short timeout: an unreachable server fails
+    in seconds, in one line naming it (without its password), not after a driver's retries."""
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(
+            url,
+            connect_args={"connect_timeout": int(SERVER_TIMEOUT)},
+            poolclass=sqlalchemy.NullPool,
+        )
+        with engine.connect():
+            pass
+        engine.dispose()
+    except ImportError as exc:
+        raise TrackingError(
+            f"{what}: the database driver for it is not installed ({exc.name})",
+            "for PostgreSQL: pip install 'musiclust[postgres]' (psycopg)",
+        ) from None
+    except Exception as exc:
+        first = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+        raise TrackingError(
+            f"{what} does not answer within {SERVER_TIMEOUT:g} s: {first}",
+            "start the database server, or check the host, port, user and password",
+        ) from None
 
 
 def _check_server(uri: str) -> None:

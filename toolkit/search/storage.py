@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
@@ -15,6 +14,7 @@ from toolkit.errors import (
     check_stop,
 )
 from toolkit.search.options import GRACE_S, HEARTBEAT_S, WARMUP_EPOCHS, say
+from toolkit.tracking import redact
 
 log = logging.getLogger("musiclust")
 
@@ -24,26 +24,22 @@ def make_storage(url: str) -> Any:
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
-    from toolkit.tracking import file_lock
+    from toolkit.tracking import SERVER_TIMEOUT, db_lock
 
     engine_kwargs: dict[str, Any] = {}
-    lock: Path | None = None
     if url.startswith("sqlite"):
         engine_kwargs = {"connect_args": {"timeout": 60}}
     elif url.startswith("postgresql"):  # an unreachable server fails in seconds, not minutes
-        engine_kwargs = {"connect_args": {"connect_timeout": 10}}
+        engine_kwargs = {"connect_args": {"connect_timeout": int(SERVER_TIMEOUT)}}
     if url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///") :]).expanduser().resolve()
         if not path.parent.is_dir():
             raise SpecError(f"--storage {url}: the folder {path.parent} does not exist")
-        lock = path.with_name(path.name + ".lock")  # one process at a time creates the schema
     try:
         for attempt in range(3):
             try:
-                with (
-                    warnings.catch_warnings(),
-                    file_lock(lock) if lock else contextlib.nullcontext(),
-                ):
+                # one process at a time creates the schema (on a database server too)
+                with warnings.catch_warnings(), db_lock(url, "optuna-schema"):
                     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                     return RDBStorage(
                         url,
@@ -63,7 +59,7 @@ def make_storage(url: str) -> Any:
     except ImportError:
         raise SpecError(
             f"--storage {redact(url)}: the database driver for it is not installed",
-            "for PostgreSQL: pip install 'musiclust[postgres]' (psycopg2-binary)",
+            "for PostgreSQL: pip install 'musiclust[postgres]' (psycopg)",
         ) from None
     except Exception as exc:
         first = " ".join(str(exc).split())[:200]
@@ -96,16 +92,6 @@ def make_pruner(name: str) -> Any:
     if name == "none":
         return optuna.pruners.NopPruner()
     raise SpecError(f"unknown pruner '{name}'; known: median, none")
-
-
-def redact(url: str) -> str:
-    """A storage URL without its password."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        credentials, host = rest.rsplit("@", 1)
-        user = credentials.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url
 
 
 def _finished(study: Any, replays: bool = False) -> list[Any]:

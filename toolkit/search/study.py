@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -66,26 +67,34 @@ def search(options: SearchOptions, registry: Registry | None = None) -> SearchRe
     tag = describe(objective)["objective"].replace(":", "-")
     study_name = f"{options.study or f'{dataset.name}-{tag}'}-{space.hash()}"
     storage = make_storage(options.storage)
-    exists = study_name in optuna.study.get_all_study_names(storage)
-    if exists and not options.resume:
-        done = len(optuna.load_study(study_name=study_name, storage=storage).trials)
-        raise SpecError(
-            f"study '{study_name}' already exists in {redact(options.storage)} ({done} trials)",
-            "add --resume to continue it, or give another --study NAME",
+    # processes (or machines) that start on one new study at once make it, and its parent
+    # run, once: the first under the lock makes them, the others then find them
+    creating = contextlib.ExitStack()
+    creating.enter_context(tracking.db_lock(options.storage, "study"))
+    try:
+        exists = study_name in optuna.study.get_all_study_names(storage)
+        if exists and not options.resume:
+            done = len(optuna.load_study(study_name=study_name, storage=storage).trials)
+            raise SpecError(
+                f"study '{study_name}' already exists in {redact(options.storage)} ({done} trials)",
+                "add --resume to continue it, or give another --study NAME",
+            )
+        study = optuna.create_study(
+            study_name=study_name,
+            storage=storage,
+            direction=objective.direction,
+            sampler=make_sampler(options.seed, options.workers),
+            pruner=make_pruner(options.pruner),
+            load_if_exists=True,
         )
-    study = optuna.create_study(
-        study_name=study_name,
-        storage=storage,
-        direction=objective.direction,
-        sampler=make_sampler(options.seed, options.workers),
-        pruner=make_pruner(options.pruner),
-        load_if_exists=True,
-    )
-    tracking.use_store()
+        tracking.use_store()
+    except BaseException:
+        creating.close()
+        raise
     # SIGTERM waits while the parent run is made, and is raised in the try that ends it KILLED
     parent = None
     try:
-        with deferred_stop(after=False):
+        with creating, deferred_stop(after=False):
             parent = _parent_run(study, options, objective, space, dataset.name, study_name)
         check_stop()
         for note in space.notes:

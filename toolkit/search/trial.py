@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -48,6 +50,11 @@ class TrialRunner:
         from toolkit.spec import build_spec
 
         check_stop()
+        needed = _needed(trial, self.options.trials)
+        if needed is not None:  # other processes hold the last trials: stop, counted as none
+            trial.set_user_attr("skipped", needed)
+            trial.study.stop()
+            raise optuna.TrialPruned(needed)
         choice = self.space.suggest(trial)
         trial.set_user_attr("pipeline", choice.label())
         broken = _broken(trial.study, choice)
@@ -108,6 +115,37 @@ class TrialRunner:
             + (f"  ({shown})" if shown else "")
         )
         return value
+
+
+#: Seconds between looks at the study while other processes finish its last trials.
+POLL_S = 1.0
+
+
+def _needed(trial: Any, trials: int) -> str | None:
+    """Why ``trial`` is not needed, or None when it is. Processes sharing a study (workers,
+    machines) each start a trial when fewer than ``--trials`` are finished, so near the end
+    they overshoot: a trial is run only while the finished ones and those started before it
+    (lower numbers) still fall short. When they do not, wait: a trial ahead that fails or
+    dies (failed by its heartbeat after the grace period) frees its place."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from toolkit.search.storage import _counts
+
+    study = trial.study
+    while True:
+        everything = study.get_trials(deepcopy=False)
+        done = sum(t.state.is_finished() and _counts(t) for t in everything)
+        if done >= trials:
+            return f"not needed: the study holds {done} finished trials"
+        ahead = [t for t in everything if t.state == TrialState.RUNNING and t.number < trial.number]
+        if done + len(ahead) < trials:
+            return None
+        time.sleep(POLL_S)
+        check_stop()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
 
 
 #: Failed trials (and no complete one) after which a plugin is no longer run in a study.
