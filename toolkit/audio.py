@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from toolkit.params import Bool, Float, Int
+from toolkit.params import Bool, Float, Int, Str
 
 AUDIO_PARAMS = (
     Int("sample_rate", 22050, low=4000, high=192000, help="rate every clip is resampled to (Hz)"),
@@ -42,6 +42,13 @@ AUDIO_PARAMS = (
         high=256,
         also=("auto",),
         help="processes for audio feature extraction ('auto': all cores when there is enough work)",
+    ),
+    Str(
+        "scheduler",
+        None,
+        nullable=True,
+        help="extract on Dask instead: a scheduler address (tcp://host:8786) or 'local' "
+        "(a LocalCluster here); the audio must be at the same paths on every worker",
     ),
 )
 

@@ -76,6 +76,7 @@ def export_features(
         framing=Framing.from_params(spec.segments),
         cache=FeatureCache(),
         n_jobs=spec.audio["n_jobs"],
+        scheduler=spec.audio["scheduler"],
         progress=progress,
     )
     clips = extraction.dataset.clips

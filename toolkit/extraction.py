@@ -87,8 +87,10 @@ def extract(
     cache: FeatureCache | None = None,
     n_jobs: int | str = "auto",
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> Extraction:
-    """Compute ``features`` (and the per-clip ``references``) for ``dataset``'s clips."""
+    """Compute ``features`` (and the per-clip ``references``) for ``dataset``'s clips: in
+    ``n_jobs`` local processes, or on the Dask cluster ``scheduler`` names."""
     cache = cache or FeatureCache()
     started = time.perf_counter()
     framing = framing or Framing()
@@ -110,7 +112,9 @@ def extract(
 
     needs_audio = any(isinstance(f, AudioFeature) for f in features)
     audio_plan = [p for p in plan if isinstance(p[0], AudioFeature)]
-    values, reasons = _extract_audio(dataset, audio_plan, needs_audio, cache, n_jobs, progress)
+    values, reasons = _extract_audio(
+        dataset, audio_plan, needs_audio, cache, n_jobs, progress, scheduler
+    )
 
     keep = [i for i in range(len(dataset.clips)) if i not in reasons]
     skipped = [
@@ -175,6 +179,7 @@ def _extract_audio(
     cache: FeatureCache,
     n_jobs: int | str,
     progress: bool,
+    scheduler: str | None = None,
 ) -> tuple[dict[_Key, np.ndarray], dict[int, str]]:
     values: dict[_Key, np.ndarray] = {}
     reasons: dict[int, str] = {}
@@ -216,7 +221,7 @@ def _extract_audio(
             if missing:
                 tasks.append(_Task(index, str(clip.audio), settings, framing, tuple(missing)))
 
-    for task, result in _run_tasks(tasks, n_jobs, progress):
+    for task, result in _run_tasks(tasks, n_jobs, progress, scheduler):
         if isinstance(result, str):
             reasons.setdefault(task.index, result)
             continue
@@ -228,9 +233,19 @@ def _extract_audio(
 
 
 def _run_tasks(
-    tasks: list[_Task], n_jobs: int | str, progress: bool
+    tasks: list[_Task], n_jobs: int | str, progress: bool, scheduler: str | None = None
 ) -> Iterator[tuple[_Task, Any]]:
-    """Yield (task, {feature: array} or a skip reason), in task order."""
+    """Yield (task, {feature: array} or a skip reason): in task order here, as they finish
+    on a Dask cluster when ``scheduler`` names one."""
+    if scheduler and tasks:
+        from toolkit.distributed import run_on_dask
+
+        bar = _progress(len(tasks), progress)
+        try:
+            yield from run_on_dask(tasks, scheduler, _work_one_thread, bar)
+        finally:
+            bar.close()
+        return
     workers = _workers(n_jobs, len(tasks))
     executor: Executor | None = None
     if workers > 1:

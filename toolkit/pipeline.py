@@ -134,6 +134,7 @@ def run(
             references=reference_features(registry, spec, features),
             cache=(cache := FeatureCache()),
             n_jobs=spec.audio["n_jobs"],
+            scheduler=spec.audio["scheduler"],
             progress=progress,
         )
         notes.extend(cache.notes)  # damaged entries recomputed, a cache that cannot be written

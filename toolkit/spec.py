@@ -65,7 +65,7 @@ SETTINGS: dict[str, tuple[Param, ...]] = {
     "fusion": FUSION_PARAMS,
 }
 #: Spec entries that do not change results (left out of the hash).
-UNHASHED = {("audio", "n_jobs")}
+UNHASHED = {("audio", "n_jobs"), ("audio", "scheduler")}
 
 
 @dataclass
