@@ -113,6 +113,21 @@ def with_plugins(plugin_site: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session")
+def example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The plugin guide's example package (examples/musiclust-rhythm), pip-installed."""
+    target = tmp_path_factory.mktemp("example-site")
+    example = ROOT / "examples" / "musiclust-rhythm"
+    pip_install(example, tmp_path_factory.mktemp("example-src") / "musiclust-rhythm", target)
+    return target
+
+
+@pytest.fixture
+def with_example(example_site: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make the example package visible, in this process and in subprocesses."""
+    return visible(example_site, monkeypatch)
+
+
+@pytest.fixture(scope="session")
 def gtzan_mini() -> Path:
     path = SHARED_DATA / "gtzan-mini"
     if not (path / "genres_original").is_dir():

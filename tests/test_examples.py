@@ -8,24 +8,12 @@ import mlflow
 import optuna
 import pytest
 
-from tests.conftest import ROOT, pip_install, visible
+from tests.conftest import ROOT
 from toolkit.search import SearchOptions, search
 
 EXAMPLE = ROOT / "examples" / "musiclust-rhythm"
 # BIRCH says when its threshold leaves fewer sub-clusters than K: expected while searching it
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-
-@pytest.fixture(scope="module")
-def example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("example-site")
-    pip_install(EXAMPLE, tmp_path_factory.mktemp("example-src") / "musiclust-rhythm", target)
-    return target
-
-
-@pytest.fixture
-def with_example(example_site: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    return visible(example_site, monkeypatch)
 
 
 def test_the_example_package_is_listed_with_its_version(with_example: Path):
