@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from plugins.reports.confusion import crosstab
+from plugins.reports.confusion import crosstab, diagonal
 from plugins.reports.plotting import scatter_figure
 from toolkit.errors import NotComputed
 from toolkit.evaluation import Evaluation, render_reports
@@ -76,13 +76,21 @@ def test_confusion_counts_match_a_hand_count(evaluation, tmp_path):
     rows, cols, table = crosstab(np.array([0, 0, 1, -1, 1]), np.array(["x", "y", "y", "x", "y"]))
     assert rows == ["0", "1", "noise"] and cols == ["x", "y"]
     assert table.tolist() == [[1, 1], [0, 2], [1, 0]]
+    # clusters 0..3 hold mostly c, a, b, a: reordered 1 (4 a), 3 (2 a), 2 (b), 0 (c), noise
+    counts = np.array([[0, 1, 5], [4, 0, 0], [0, 3, 1], [2, 1, 0], [1, 1, 1]])
+    rows, table = diagonal(["0", "1", "2", "3", "noise"], counts)
+    assert rows == ["1", "3", "2", "0", "noise"] and table[0].tolist() == [4, 0, 0]
     files = report("confusion").render(evaluation, tmp_path)
     assert {f.name for f in files} >= {
         "confusion_genre.png",
         "composition_genre.png",
         "confusion_language.png",
     }
-    counts = pd.read_csv(tmp_path / "confusion_genre.csv").set_index("cluster")
+    counts = pd.read_csv(tmp_path / "confusion_genre.csv", dtype={"cluster": str})
+    dominant = counts.drop(columns="cluster").to_numpy()[:-1].argmax(axis=1)
+    assert (np.diff(dominant) >= 0).all()  # clusters along the diagonal, noise last
+    counts = counts.set_index("cluster")
+    assert counts.index[-1] == "noise"
     assert counts.loc["noise"].sum() == 3 and counts.to_numpy().sum() == 45
     assert counts.loc["1", "b"] == 15
     with pytest.raises(NotComputed, match="no label column"):

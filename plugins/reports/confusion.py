@@ -1,5 +1,6 @@
-"""``confusion``: clusters against each label column: the count matrix (cluster x label) and
-each cluster's composition as stacked bars, plus the counts as CSV."""
+"""``confusion``: clusters against each label column: the count matrix (cluster x label, its
+clusters ordered along the diagonal) and each cluster's composition as stacked bars, plus the
+counts as CSV."""
 
 from __future__ import annotations
 
@@ -28,6 +29,16 @@ def crosstab(clusters: np.ndarray, labels: np.ndarray) -> tuple[list[str], list[
     return rows, cols, table
 
 
+def diagonal(rows: list[str], table: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Clusters reordered along the diagonal: by the label column each holds most of (in the
+    columns' order), the fuller first; noise stays last. The clusters' names are kept."""
+    noise = rows[-1:] == ["noise"]
+    named = len(rows) - noise
+    order = sorted(range(named), key=lambda i: (int(table[i].argmax()), -int(table[i].max())))
+    order += list(range(named, len(rows)))
+    return [rows[i] for i in order], table[order]
+
+
 class Confusion(Report):
     """Cluster x label counts (heatmap and CSV) and cluster composition bars, per label."""
 
@@ -42,6 +53,7 @@ class Confusion(Report):
             if not keep.any():
                 continue
             rows, cols, table = crosstab(ev.clusters[keep], values[keep].astype(str))
+            rows, table = diagonal(rows, table)
             files.append(_heatmap(rows, cols, table, column, out_dir))
             files.append(_composition(rows, cols, table, column, out_dir))
             path = out_dir / f"confusion_{column}.csv"
