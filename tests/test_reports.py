@@ -132,6 +132,35 @@ def test_report_html_shows_every_plot_and_the_metrics(tmp_path):
     assert "src='plots/" not in page
     assert f"{result.metrics['genre.ami']:.4g}" in page
     assert "genre (shuffled labels)" in page and "reference features" in page
+    # the cluster map: a circle per song, hovering it names the song, its labels, its cluster
+    tips = re.findall(r"<circle [^>]*><title>([^<]+)</title></circle>", page)
+    assert len(tips) == result.metrics["n_clips"] == 12
+    assignments = pd.read_csv(Path(folder) / "assignments.csv")
+    first = assignments.iloc[0]
+    assert f"{first['id']} | genre: {first['genre']} | cluster {first['cluster']}" in tips
+
+
+def test_the_cluster_map_samples_large_collections_and_names_songs_by_title():
+    from types import SimpleNamespace
+
+    from toolkit import cluster_map
+
+    n = cluster_map.POINTS + 500
+    rng = np.random.default_rng(0)
+    clusters = rng.integers(-1, 25, n)  # noise, and more clusters than colours
+    clips = [SimpleNamespace(meta={"title": f"Song {i}", "artist": "Band"}) for i in range(n)]
+    html = cluster_map.render(
+        rng.normal(size=(n, 7)), clusters, [f"c{i}" for i in range(n)], {"genre": ["x"] * n}, clips
+    )
+    tips = re.findall(r"<title>([^<]+)</title>", html)
+    assert len(tips) == cluster_map.POINTS
+    assert f"{cluster_map.POINTS:,} of {n:,} songs drawn at random" in html
+    number = int(tips[0].split(" | ")[0][1:])
+    expected = "noise" if clusters[number] == -1 else f"cluster {clusters[number]}"
+    assert tips[0] == f"c{number} | Song {number} | Band | genre: x | {expected}"
+    assert len(html) < 400_000  # the page stays small at any size
+    one = cluster_map.render(np.zeros((3, 1)), np.zeros(3, dtype=int), ["a", "b", "c"], {})
+    assert one.count("<circle") == 3  # a single constant column still draws
 
 
 def test_umap_is_opt_in_and_works(evaluation, tmp_path):

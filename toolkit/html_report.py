@@ -1,4 +1,4 @@
-"""``report.html``: one page per run with the metrics table and every plot.
+"""``report.html``: one page per run with the metrics table, the cluster map and every plot.
 
 The page is self-contained: each plot is embedded (a base64 ``data:`` URI), so it renders the
 same opened from disk, mailed, or inside the MLflow UI's artifact view (which serves one file
@@ -48,6 +48,7 @@ def write_html(
     notes: list[str],
     skipped: list,
     plots: list[Path],
+    cluster_map: str | None = None,
 ) -> Path:
     e = html.escape
     parts = [
@@ -119,6 +120,8 @@ def write_html(
         more = f"<li>... {len(skipped) - 50} more in skipped.csv</li>" if len(skipped) > 50 else ""
         parts.append(f"<h2>Skipped ({len(skipped)})</h2><ul>{shown}{more}</ul>")
 
+    if cluster_map:
+        parts.append(f"<h2>Cluster map</h2>{cluster_map}")
     parts.append("<h2>Plots</h2>")
     parts += [figure(plot) for plot in sorted(p for p in plots if p.suffix == ".png")]
     parts.append(

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import __version__, artifacts, scale, tracking
+from toolkit import __version__, artifacts, cluster_map, scale, tracking
 from toolkit.audio import AudioSettings
 from toolkit.cache import FeatureCache
 from toolkit.chain import Chain
@@ -226,6 +226,7 @@ def run(
                 notes,
                 skipped,
                 plots,
+                cluster_map.render(ev.latent, ev.clusters, ev.ids, ev.labels, clips, spec.seed),
             )
             tracking.log_metrics(metrics)
             tracking.set_tags({**verdict, **artifacts.summary_tags(spec, metrics, not_computed)})
