@@ -272,3 +272,35 @@ def test_the_published_preset_implies_its_settings_unless_given():
     default = build_spec(registry, encoder="hybrid_vae")
     assert default.segments["length"] == pytest.approx(2.9954, abs=1e-3)  # whole clips
     assert default.encoder.params["lr"] == 1e-3
+
+
+def test_training_shows_its_epochs_and_losses_on_a_terminal(tmp_path):
+    """On a terminal (a pty here), `musiclust run` shows a bar per trained encoder: epochs
+    done of all, and the current losses (piped, tqdm shows nothing: `disable=None`)."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    command = [sys.executable, "-m", "toolkit", "run", "--encoder", "ae", "--set"]
+    command += [f"{SMALL_DEMO[0]} ae.epochs=4 ae.patience=50"]
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))  # a size
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:  # the run ended and closed its side
+            break
+        if not data:
+            break
+        shown += data
+    os.close(leader)
+    assert process.wait(timeout=300) == 0, shown[-2000:]
+    text = shown.decode(errors="replace")
+    assert "ae: training" in text and "/4 [" in text and "train.loss=" in text

@@ -117,6 +117,7 @@ def run(
     )
     chain.clusterer.check_rows(len(dataset.clips))  # a quadratic fit too large: said now
     chain.clusterer.progress_ = progress  # its K selection shows a bar on a terminal
+    chain.encoder.progress_ = progress  # and a trained encoder its epochs, with the losses
     tags = {**_tags(spec, registry, dataset.name), **hooks.tags()}
     with tracking.tracked_run(
         experiment, hooks.run_name(_run_name(spec)), tags, hooks.parent_run_id, hooks.stops

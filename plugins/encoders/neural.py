@@ -26,6 +26,8 @@ log = logging.getLogger("musiclust")
 
 #: Latent dimensions whose mean KL exceeds this many nats are "active" (the contract's rule).
 ACTIVE_KL = 0.01
+#: What the training bar shows after each epoch.
+SHOWN = ("train.loss", "val.loss", "kl")
 N_EXAMPLES = 4
 
 
@@ -140,6 +142,7 @@ class NeuralEncoder(Encoder):
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, X: EncoderInput) -> NeuralEncoder:
         import torch
+        from tqdm.auto import tqdm
 
         from plugins.encoders.nn.nets import count_parameters
         from plugins.encoders.nn.train import Batch, TrainConfig, train
@@ -169,18 +172,25 @@ class NeuralEncoder(Encoder):
         self.pretrain(model, data, cfg, X)
         groups = np.arange(len(X)) if X.groups is None else X.groups
         callback = getattr(self, "epoch_callback", None)
+        # a bar on a terminal for the run's own encoder (progress_ is set by the run)
+        bar = tqdm(
+            total=self.epochs,
+            desc=f"{self.name}: training",
+            unit="epoch",
+            disable=None if getattr(self, "progress_", False) else True,  # None: a terminal
+            leave=False,
+        )
 
         def on_epoch(epoch: int, row: dict[str, float]) -> None:
-            callback(epoch, row, lambda: posterior(model, data)[0])
+            bar.set_postfix({k: f"{row[k]:.4g}" for k in SHOWN if k in row}, refresh=False)
+            bar.update(1)  # drawn with the epoch's losses
+            if callback is not None:
+                callback(epoch, row, lambda: posterior(model, data)[0])
 
-        result = train(
-            model,
-            data,
-            self.loss_fn(specs),
-            cfg,
-            groups=groups,
-            on_epoch=None if callback is None else on_epoch,
-        )
+        try:
+            result = train(model, data, self.loss_fn(specs), cfg, groups=groups, on_epoch=on_epoch)
+        finally:
+            bar.close()
         self.device_ = str(next(model.parameters()).device)
         self.module_ = model.cpu().eval()
         self.history_ = result.history
