@@ -242,7 +242,7 @@ def _run_tasks(
 
         bar = _progress(len(tasks), progress)
         try:
-            yield from run_on_dask(tasks, scheduler, _work_one_thread, bar)
+            yield from run_on_dask(tasks, scheduler, _work, bar)
         finally:
             bar.close()
         return
@@ -274,11 +274,19 @@ def _context() -> Any:
 
 def _one_thread() -> None:
     """Workers are the parallelism: BLAS/OpenMP pools of their own would oversubscribe the
-    cores (measured: 39 ms/clip with them, 17 ms without, 2 workers on 2 cores). One thread
-    everywhere also makes values bit-identical whatever n_jobs is."""
+    cores (measured: 39 ms/clip with them, 17 ms without, 2 workers on 2 cores; musicnn's
+    torch: 106 ms/clip with its default pool, 39 ms with one thread). One thread everywhere
+    also makes values bit-identical whatever n_jobs is."""
+    import os
+    import sys
+
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    if "torch" in sys.modules:  # torch sizes its own pool at first use
+        sys.modules["torch"].set_num_threads(1)
+    else:  # imported later in this worker (musicnn, audio_model): it reads these
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
 
 
 def _workers(n_jobs: int | str, n_tasks: int) -> int:
