@@ -19,7 +19,7 @@ import yaml
 from optuna.trial import TrialState
 
 from tests.conftest import SMALL_DEMO
-from toolkit.errors import DataError, SpecError
+from toolkit.errors import DataError, MusiclustError, SpecError
 from toolkit.objectives import COLLAPSED, Inputs, get_objective
 from toolkit.registry import get_registry
 from toolkit.search import SearchOptions, refitter, search
@@ -166,6 +166,20 @@ def test_search_on_demo_logs_trials_as_child_runs_and_registers_the_best(tmp_pat
     clips = instantiate(registry, "source", source, 0).load().clips[:3]
     out = model.predict(pd.DataFrame({"audio": [c.audio for c in clips]}))
     assert (out["cluster"] >= 0).all()
+
+    # musiclust compare marks a trial and its re-fit, and filters by kind and pipeline
+    from toolkit.compare import compare
+
+    table = compare(kinds=["trial", "best"]).table
+    marked = table.set_index("id")["method"]
+    assert marked[refit.info.run_id[:8]].endswith(f"(best: trial {kept['trial']} re-fitted)")
+    assert sum(m.endswith(f"(trial {kept['trial']})") for m in marked) == 1
+    assert set(compare(kinds=["best"]).table["id"]) == {refit.info.run_id[:8]}
+    clusterer = refit.data.params["clusterer.name"]
+    kept_methods = compare(pipeline=clusterer.upper()).table["method"]  # any case
+    assert len(kept_methods) and all(f"+ {clusterer} [" in m for m in kept_methods)
+    with pytest.raises(MusiclustError, match="unknown run kind 'trail'"):
+        compare(kinds=["trail"])
 
 
 def test_supervised_objective_tags_the_study_label_tuned(tmp_path: Path):

@@ -519,18 +519,40 @@ def describe(
     help="Label column for ARI/AMI/NMI/purity (default: genre, else the first one).",
 )
 @click.option(
+    "--kind",
+    metavar="KINDS",
+    help="Only runs of these kinds: run, trial, best, confirm (comma-separated).",
+)
+@click.option(
+    "--pipeline",
+    metavar="TEXT",
+    help="Only runs whose method holds TEXT ('kmeans', 'pca + gmm', 'musicnn').",
+)
+@click.option(
     "--out",
     metavar="DIR",
     help="Also write the table as compare-<experiment>.csv and .md into DIR.",
 )
-def compare(experiment: str | None, label: str | None, out: str | None) -> None:
+def compare(
+    experiment: str | None,
+    label: str | None,
+    kind: str | None,
+    pipeline: str | None,
+    out: str | None,
+) -> None:
     """Print an experiment's finished runs as a table (--out: also as CSV and markdown)."""
     from pathlib import Path
 
     from toolkit.compare import compare as run_compare
 
-    out = _given(out)
-    result = run_compare(_given(experiment), _given(label), Path(out) if out else None)
+    out, kinds = _given(out), _given(kind)
+    result = run_compare(
+        _given(experiment),
+        _given(label),
+        Path(out) if out else None,
+        kinds=[k.strip() for k in kinds.split(",") if k.strip()] if kinds else None,
+        pipeline=_given(pipeline),
+    )
     click.echo(result.text, nl=False)
     if result.failed:
         click.echo(f"({result.failed} unfinished or failed runs left out)")

@@ -34,8 +34,15 @@ class Comparison:
 
 
 def compare(
-    experiment: str | None = None, label: str | None = None, out_dir: Path | None = None
+    experiment: str | None = None,
+    label: str | None = None,
+    out_dir: Path | None = None,
+    kinds: list[str] | None = None,
+    pipeline: str | None = None,
 ) -> Comparison:
+    """An experiment's finished clusterings as a table, best first. ``kinds`` keeps runs of
+    those kinds (``run``, ``trial``, ``best``, ``confirm``); ``pipeline`` keeps runs whose
+    method (``pca + kmeans [musicnn]``) holds that text."""
     import mlflow
 
     from toolkit import tracking
@@ -62,10 +69,22 @@ def compare(
     kind = runs.get("tags.musiclust.kind", pd.Series([None] * len(runs), index=runs.index))
     groups = set(runs.loc[kind == "seeds", "run_id"])  # `run --seeds` parents
     runs = runs[~kind.isin(NOT_CLUSTERINGS)]  # search parents and data overviews
+    if kinds:
+        unknown = sorted(set(kinds) - set(KINDS))
+        if unknown:
+            raise MusiclustError(
+                f"unknown run kind '{unknown[0]}'; kinds: {', '.join(KINDS)}",
+                did_you_mean(unknown[0], KINDS),
+            )
+        runs = runs[kind.reindex(runs.index).fillna("run").isin(kinds)]
+    if pipeline:
+        runs = runs[[pipeline.lower() in _method(row).lower() for _, row in runs.iterrows()]]
     status = runs["status"] if "status" in runs else pd.Series(dtype=str)
     finished = runs[status == "FINISHED"]
     if finished.empty:
-        raise MusiclustError(f"no finished runs in experiment '{found.name}'")
+        chosen = [f"of kind {','.join(kinds)}"] * bool(kinds)
+        chosen += [f"matching '{pipeline}'"] * bool(pipeline)
+        raise MusiclustError(" ".join(["no finished runs", *chosen, f"in '{found.name}'"]))
 
     labels = sorted(
         {m.group(1) for c in finished.columns if (m := re.fullmatch(r"metrics\.(\w+)\.ami", c))}
@@ -80,7 +99,7 @@ def compare(
     table = pd.DataFrame(
         {
             "id": finished["run_id"].str[:8],
-            "method": [_method(row) for _, row in finished.iterrows()],
+            "method": [_method(row) + _kind(row) for _, row in finished.iterrows()],
             "K": _column(finished, "metrics.n_clusters"),
             **{name: _column(finished, f"metrics.{key}") for name, key in INTERNAL},
             **{
@@ -110,6 +129,22 @@ def compare(
 
 #: Runs that hold no clustering of their own (``musiclust.kind``): left out of the table.
 NOT_CLUSTERINGS = ("search", "overview", "seeds")
+#: The kinds of run that hold a clustering: plain runs, a search's trials, its re-fitted best
+#: and the runs that confirm a top trial with other seeds.
+KINDS = ("run", "trial", "best", "confirm")
+
+
+def _kind(row: pd.Series) -> str:
+    """How a search's run is marked in the method column, so a trial and its re-fit are not
+    mistaken for two pipelines: `` (trial 7)``, `` (best: trial 7 re-fitted)``."""
+    kind = row.get("tags.musiclust.kind")
+    if kind == "trial":
+        return f" (trial {row.get('tags.trial.number')})"
+    if kind == "best":
+        return f" (best: trial {row.get('tags.best_of_trial')} re-fitted)"
+    if kind == "confirm":
+        return f" (confirms trial {row.get('tags.confirms_trial')})"
+    return ""
 
 
 def _by_seeds(table: pd.DataFrame, group: Any) -> pd.DataFrame:
