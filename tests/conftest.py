@@ -6,8 +6,11 @@ import importlib
 import importlib.util
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -133,3 +136,38 @@ def gtzan_mini() -> Path:
     if not (path / "genres_original").is_dir():
         pytest.skip("../shared/data/gtzan-mini is absent")
     return path
+
+
+@pytest.fixture
+def mlflow_server(tmp_path: Path):
+    """A real `mlflow server` on a free loopback port (sqlite backend, artifacts proxied to a
+    local folder): yields its URI and its folder."""
+    import requests
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    store = tmp_path / "server"
+    store.mkdir()
+    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--workers", "1"]
+    command += ["--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}"]
+    command += ["--artifacts-destination", str(store / "artifacts")]
+    uri = f"http://127.0.0.1:{port}"
+    with open(store / "server.log", "w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{uri}/health", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.5)
+        else:
+            text = (store / "server.log").read_text()[-2000:]
+            pytest.fail(f"mlflow server did not start: {text}")
+        yield uri, store
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # the server and its workers
+        process.wait(timeout=30)

@@ -2,55 +2,18 @@
 load back from it (docs/search.md's "scaling out" path)."""
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 from conftest import SMALL_DEMO
 
 
-@pytest.fixture
-def server(tmp_path: Path):
-    import requests
-
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    store = tmp_path / "server"
-    store.mkdir()
-    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--workers", "1"]
-    command += ["--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}"]
-    command += ["--artifacts-destination", str(store / "artifacts")]
-    uri = f"http://127.0.0.1:{port}"
-    with open(store / "server.log", "w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{uri}/health", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.5)
-        else:
-            text = (store / "server.log").read_text()[-2000:]
-            pytest.fail(f"mlflow server did not start: {text}")
-        yield uri, store
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)  # the server and its workers
-        process.wait(timeout=30)
-
-
 @pytest.mark.slow
-def test_runs_searches_and_models_land_on_a_tracking_server(server, tmp_path, monkeypatch):
+def test_runs_searches_and_models_land_on_a_tracking_server(mlflow_server, tmp_path, monkeypatch):
     import mlflow
 
-    uri, store = server
+    uri, store = mlflow_server
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
     musiclust = [sys.executable, "-m", "toolkit"]
     run = subprocess.run(

@@ -89,7 +89,8 @@ def render(
     return (
         f"<figure class=map><svg viewBox='0 0 {WIDTH} {HEIGHT}' width='{WIDTH}' "
         "role='img' aria-label='cluster map' style='max-width:100%;height:auto;"
-        f"border:1px solid #ddd'>{''.join(circles)}</svg>"
+        "border:1px solid #ddd'><style>circle:hover{stroke:#000;stroke-width:2}</style>"
+        f"{''.join(circles)}</svg>"
         f"<figcaption>Hover a point for the song. Clusters: {legend}. The first two principal "
         f"components of the clustered space{sampled}.</figcaption></figure>"
     )

@@ -121,7 +121,7 @@ def write_html(
         parts.append(f"<h2>Skipped ({len(skipped)})</h2><ul>{shown}{more}</ul>")
 
     if cluster_map:
-        parts.append(f"<h2>Cluster map</h2>{cluster_map}")
+        parts.append(f"<h2 id=map>Cluster map</h2>{cluster_map}")
     parts.append("<h2>Plots</h2>")
     parts += [figure(plot) for plot in sorted(p for p in plots if p.suffix == ".png")]
     parts.append(
