@@ -88,7 +88,7 @@ def test_csv_manifest(tmp_path):
         encoding="utf-8",
     )
     ds = source("csv", path=str(manifest)).load()
-    assert [c.id for c in ds.clips] == ["row00001", "row00002", "row00003"]
+    assert [c.id for c in ds.clips] == ["a", "b", "row00003"]  # the audio's name, else the row
     assert ds.clips[0].audio == (tmp_path / "audio" / "a.wav").resolve()
     assert ds.clips[0].lyrics == "first line\nsecond line"
     assert ds.clips[1].lyrics is None and ds.clips[2].audio is None
@@ -96,6 +96,12 @@ def test_csv_manifest(tmp_path):
     assert ds.clips[0].meta == {"genre": "pop", "title": "Song A", "year": "1999"}
     assert [s.reason for s in ds.skipped] == ["row 5: no audio and no lyrics"]
     assert ds.name == "songs"
+    # a manifest's generic name gives way to its folder's; an id column wins over the audio
+    (tmp_path / "gtzan").mkdir()
+    generic = tmp_path / "gtzan" / "manifest.csv"
+    generic.write_text("audio,id\n../audio/a.wav,first\n../audio/b.wav,\n", encoding="utf-8")
+    named = source("csv", path=str(generic)).load()
+    assert named.name == "gtzan" and [c.id for c in named.clips] == ["first", "b"]
 
 
 def test_a_csv_whose_audio_column_has_another_name_is_read_as_audio(tmp_path):

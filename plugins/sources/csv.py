@@ -15,6 +15,9 @@ import pandas as pd
 from toolkit import Clip, DataError, Dataset, Skip, Source, Str, hookimpl
 from toolkit.data import AUDIO_EXTENSIONS, clean_lyrics, label_columns
 
+#: CSV names that say nothing of the collection: its folder names the experiment instead.
+GENERIC_NAMES = {"manifest", "metadata", "data", "index", "list", "tracks", "clips", "dataset"}
+
 
 class CsvSource(Source):
     """A CSV manifest: audio paths relative to it, inline lyrics, label columns."""
@@ -25,7 +28,11 @@ class CsvSource(Source):
         Str("path", "", help="the CSV file"),
         Str("audio_column", "audio", help="column of audio paths (relative to the CSV)"),
         Str("lyrics_column", "lyrics", help="column of inline lyrics"),
-        Str("id_column", "id", help="column of clip ids (default: row numbers)"),
+        Str(
+            "id_column",
+            "id",
+            help="column of clip ids (default: the audio file's name, else the row number)",
+        ),
         Str("labels", "", help="comma-separated label columns (default: detected)"),
     )
 
@@ -36,7 +43,10 @@ class CsvSource(Source):
             raise DataError(f"no such file: {self.path}")
 
     def experiment_name(self) -> str:
-        return Path(self.path).stem
+        """The file's name, or its folder's where the name says nothing of the collection
+        (``gtzan/manifest.csv`` is ``gtzan``)."""
+        path = Path(self.path).resolve()
+        return path.parent.name if path.stem.lower() in GENERIC_NAMES else path.stem
 
     def load(self) -> Dataset:
         self.check()
@@ -81,7 +91,7 @@ class CsvSource(Source):
         else:
             labels = label_columns(frame, exclude=used)
 
-        ids = _ids(frame, self.id_column)
+        ids = _ids(frame, self.id_column, audio_column if has_audio else None)
         clips, skipped = [], []
         for i, (clip_id, row) in enumerate(zip(ids, frame.to_dict(orient="records"))):
             audio = row.get(audio_column) if has_audio else None
@@ -118,13 +128,21 @@ def _audio_paths_column(frame: pd.DataFrame) -> str | None:
     return None
 
 
-def _ids(frame: pd.DataFrame, column: str) -> list[str]:
-    if column in frame:
-        raw = [
-            str(v) if isinstance(v, str) else f"row{i + 1:05d}" for i, v in enumerate(frame[column])
-        ]
-    else:
-        raw = [f"row{i + 1:05d}" for i in range(len(frame))]
+def _ids(frame: pd.DataFrame, column: str, audio: str | None) -> list[str]:
+    """Each row's id: its id column, else its audio file's name without the extension
+    (``blues.00000``), else its row number (``row00001``)."""
+
+    def fallback(i: int, row: dict) -> str:
+        value = row.get(audio) if audio else None
+        if isinstance(value, str) and value.strip():
+            return Path(value.strip()).stem
+        return f"row{i + 1:05d}"
+
+    rows = frame.to_dict(orient="records")
+    raw = [
+        str(row[column]) if isinstance(row.get(column), str) else fallback(i, row)
+        for i, row in enumerate(rows)
+    ]
     seen: dict[str, int] = {}
     out = []
     for value in raw:  # keep ids unique: a repeated id gets a suffix
