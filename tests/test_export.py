@@ -45,6 +45,7 @@ def test_features_are_written_for_numpy_and_pandas_and_bad_files_listed(tmp_path
     assert index["has_mfcc_stats"].all()
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "mlruns").exists()
     assert "6 clips (1 skipped)" in out.stdout
+    assert "note: every feature is taken over 1 s windows: rows are windows" in out.stdout
 
 
 def test_features_needs_an_existing_folder_for_its_output(tmp_path):

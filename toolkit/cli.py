@@ -436,6 +436,8 @@ def features(
     )
     shapes = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in result.shapes.items())
     click.echo(f"{result.n_clips} clips ({result.n_skipped} skipped): {shapes}")
+    for note in result.notes:
+        click.echo(f"  note: {note}")
     click.echo(f"written: {result.arrays}, {result.index}, {result.skipped}")
 
 

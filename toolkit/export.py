@@ -12,7 +12,7 @@ No model is fitted and no MLflow run is started.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ class Exported:
     n_clips: int
     n_skipped: int
     shapes: dict[str, tuple[int, ...]]
+    notes: list[str] = field(default_factory=list)
 
 
 def export_features(
@@ -56,6 +57,7 @@ def export_features(
     if not out.parent.is_dir():
         raise SpecError(f"--out {out}: the folder {out.parent} does not exist")
     # pca takes every kind of feature block, so any feature list resolves
+    auto = not any(s.startswith("segments.length=") for s in sets)  # chosen for the user?
     spec = build_spec(
         registry,
         data=data,
@@ -112,4 +114,13 @@ def export_features(
         [{"id": s.id, "path": s.path, "reason": s.reason} for s in skipped],
         columns=["id", "path", "reason"],
     ).to_csv(skipped_path, index=False)
-    return Exported(out, index_path, skipped_path, len(clips), len(skipped), shapes)
+    notes = list(spec.notes)
+    framing = Framing.from_params(spec.segments)
+    if framing.length is not None:  # every feature is cut, not only the 2-D one that asked
+        notes.append(
+            f"every feature is taken over {framing.length:.3g} s windows"
+            f"{' (segments.length=auto: the 2-D features length)' if auto else ''}: rows are "
+            "windows, <name>.clip in the .npz gives each one's clip; "
+            "--set segments.length=none for one row per clip"
+        )
+    return Exported(out, index_path, skipped_path, len(clips), len(skipped), shapes, notes)
