@@ -108,3 +108,16 @@ def test_metadata_only_reads_headers_and_says_what_it_did_not_check(tmp_path: Pa
     assert "unreadable" in kinds and "too few clips for K" in kinds  # from names and headers
     assert not kinds & {"duplicate audio", "silent"}  # these need the samples
     assert "metadata only" in overview.summary[-1]
+
+
+def test_top_terms_leave_out_function_words_and_numbers():
+    from toolkit.describe import _top_terms
+
+    docs = {
+        "rock": ["the", "the", "guitar", "guitar", "1999", "a", "of", "loud"],
+        "pop": ["the", "you", "baby", "baby", "2000", "y", "la", "dance"],
+    }
+    terms = _top_terms(docs)
+    assert terms["rock"][:2] == ["guitar", "loud"] and terms["pop"][:2] == ["baby", "dance"]
+    shown = {t for ts in terms.values() for t in ts}
+    assert not shown & {"the", "a", "of", "you", "y", "la", "1999", "2000"}

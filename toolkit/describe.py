@@ -381,8 +381,16 @@ def _near_duplicates(texts: dict[str, str]) -> list[Finding]:
 
 def _top_terms(docs: dict[str, list[str]]) -> dict[str, list[str]]:
     """The terms most particular to each label (TF-IDF over one document per label)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
+    from toolkit.text import STOPWORDS
+
+    # function words and numbers say nothing of a label; they used to top the lists
+    stop = set(ENGLISH_STOP_WORDS).union(*(words.split() for words in STOPWORDS.values()))
+    docs = {
+        label: [w for w in words if w not in stop and len(w) > 1 and not w.isdigit()]
+        for label, words in docs.items()
+    }
     labels = [label for label, words in docs.items() if words]
     if not labels:
         return {}
