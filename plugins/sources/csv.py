@@ -9,8 +9,10 @@ the run's notes say so; a CSV with no such column is a lyrics-only data set.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 from toolkit import Clip, DataError, Dataset, Skip, Source, Str, hookimpl
 from toolkit.data import AUDIO_EXTENSIONS, clean_lyrics, label_columns
@@ -51,6 +53,8 @@ class CsvSource(Source):
     def load(self) -> Dataset:
         self.check()
         path = Path(self.path).resolve()
+        import pandas as pd  # here: listing the plugins should not import pandas
+
         try:
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
         except Exception as exc:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from toolkit import Clip, DataError, Dataset, Source, Str, hookimpl
 from toolkit.data import AUDIO_EXTENSIONS, label_columns, read_text
 
@@ -131,6 +129,8 @@ def _attach_lyrics(clips: list[Clip], lyrics_dir: Path) -> list[str]:
 def _attach_metadata(
     clips: list[Clip], path: Path, notes: list[str], exclude: set[str]
 ) -> list[str]:
+    import pandas as pd  # here: listing the plugins should not import pandas
+
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
     except Exception as exc:
