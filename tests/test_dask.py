@@ -70,7 +70,7 @@ def test_a_worker_killed_mid_way_loses_only_the_clip_that_kills_it(clips, tmp_pa
     from tqdm import tqdm
 
     from toolkit.distributed import run_on_dask
-    from toolkit.extraction import _Task, _work_one_thread
+    from toolkit.extraction import _one_thread, _Task, _work_one_thread
     from toolkit.segments import Framing
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests
@@ -82,7 +82,7 @@ def test_a_worker_killed_mid_way_loses_only_the_clip_that_kills_it(clips, tmp_pa
     once, always = Path(tasks[2].path).name, Path(tasks[5].path).name
     work = functools.partial(_analyse_or_die, marks=str(tmp_path), once=once, always=always)
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):  # fail fast
-        got = dict(run_on_dask(tasks, "local", work, tqdm(disable=True)))
+        got = dict(run_on_dask(tasks, "local", work, tqdm(disable=True), setup=_one_thread))
     assert (tmp_path / "killed").exists()  # a worker was killed, and its clip computed again
     assert sorted(t.index for t in got) == list(range(len(tasks)))
     assert got[tasks[5]].startswith("lost on Dask (KilledWorker")  # skipped with the reason

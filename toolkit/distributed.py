@@ -30,11 +30,15 @@ CHUNK = 16
 
 
 def run_on_dask(
-    tasks: list[Any], address: str, work: Callable[[Any], Any], bar: Any
+    tasks: list[Any],
+    address: str,
+    work: Callable[[Any], Any],
+    bar: Any,
+    setup: Callable[[], None] | None = None,
 ) -> Iterator[tuple[Any, Any]]:
     """Yield (task, ``work(task)`` or a skip reason) as chunks finish, computed on the Dask
     cluster at ``address`` (``local``: a LocalCluster of one single-threaded worker per core,
-    started here and closed after)."""
+    started here and closed after). ``setup()`` runs in the worker before each chunk."""
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -77,7 +81,7 @@ def run_on_dask(
 
         def submit(chunks: list[list[Any]], tries: int) -> None:
             for future, chunk in zip(
-                client.map(_chunk, chunks, work=work, pure=False), chunks, strict=True
+                client.map(_chunk, chunks, work=work, setup=setup, pure=False), chunks, strict=True
             ):
                 held[future.key] = (chunk, tries)
                 running.add(future)
@@ -103,10 +107,11 @@ def run_on_dask(
             yield from zip(chunk, results, strict=True)
 
 
-def _chunk(tasks: list[Any], work: Callable[[Any], Any]) -> list[Any]:
-    from toolkit.extraction import _one_thread
-
-    _one_thread()  # a worker per core: as the local processes, one thread each (torch's too)
+def _chunk(
+    tasks: list[Any], work: Callable[[Any], Any], setup: Callable[[], None] | None = None
+) -> list[Any]:
+    if setup is not None:  # the extraction's own: one thread per worker (torch's too)
+        setup()
     _heap_as_usual()
     return [work(task) for task in tasks]
 

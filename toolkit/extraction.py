@@ -242,7 +242,7 @@ def _run_tasks(
 
         bar = _progress(len(tasks), progress)
         try:
-            yield from run_on_dask(tasks, scheduler, _work, bar)
+            yield from run_on_dask(tasks, scheduler, _work, bar, setup=_one_thread)
         finally:
             bar.close()
         return
