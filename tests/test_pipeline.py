@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 import yaml
-from conftest import DEFAULT_AUDIO, DEFAULT_FEATURES, SMALL_DEMO
+from conftest import DEFAULT_AUDIO, DEFAULT_FEATURES, ROOT, SMALL_DEMO
 from helpers import write_styled_folder, write_tone
 from mlflow.tracking import MlflowClient
 
@@ -46,6 +46,10 @@ def test_demo_run_logs_everything_and_its_model_reproduces_the_assignments(tmp_p
     assert params["source.n_per_style"] == "4" and params["clusterer.name"] == "agglomerative"
     assert params["clusterer.criterion"] == "label_free"
     assert params == result.spec.flat_params()  # the fully resolved spec, nothing else
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True)
+    if head.returncode == 0:  # a checkout (CI's clean clone): the run names the code's commit
+        assert logged.data.tags["mlflow.source.git.commit"] == head.stdout.decode().strip()
+        assert logged.data.tags["musiclust.git.dirty"] in ("true", "false")
 
     metrics = logged.data.metrics
     for key in (

@@ -9,6 +9,7 @@ The search calls :func:`run` once per trial, as a child run of the study's run, 
 
 from __future__ import annotations
 
+import functools
 import logging
 import tempfile
 import time
@@ -315,7 +316,38 @@ def _tags(spec: Spec, registry: Registry, data_name: str) -> dict[str, str]:
     for family, part in spec.parts():
         info = registry.get(family, part.name)
         tags[f"plugin.{family}.{part.name}"] = f"{info.dist or info.plugin}=={info.version or '?'}"
+    commit, dirty = _git_commit()
+    if commit:  # the code that ran, where it is a git checkout (an editable install)
+        tags["mlflow.source.git.commit"] = commit
+        tags["musiclust.git.dirty"] = str(dirty).lower()
     return tags
+
+
+@functools.cache
+def _git_commit() -> tuple[str | None, bool]:
+    """The commit of the checkout this package runs from, and whether tracked files differ
+    from it; (None, False) outside one. MLflow's UI shows the commit as the run's version."""
+    import subprocess
+
+    folder = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        if head.returncode != 0:
+            return None, False
+        dirty = subprocess.run(
+            ["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None, False
+    return head.stdout.strip(), bool(dirty)
 
 
 def _verdict_tags(
