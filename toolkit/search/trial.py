@@ -50,6 +50,7 @@ class TrialRunner:
         from toolkit.spec import build_spec
 
         check_stop()
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # who runs it
         needed = _needed(trial, self.options.trials)
         if needed is not None:  # other processes hold the last trials: stop, counted as none
             trial.set_user_attr("skipped", needed)
@@ -126,7 +127,8 @@ def _needed(trial: Any, trials: int) -> str | None:
     machines) each start a trial when fewer than ``--trials`` are finished, so near the end
     they overshoot: a trial is run only while the finished ones and those started before it
     (lower numbers) still fall short. When they do not, wait: a trial ahead that fails or
-    dies (failed by its heartbeat after the grace period) frees its place."""
+    dies frees its place (at once when its process ran here and is gone, else when its
+    heartbeat goes stale)."""
     import optuna
     from optuna.trial import TrialState
 
@@ -138,7 +140,11 @@ def _needed(trial: Any, trials: int) -> str | None:
         done = sum(t.state.is_finished() and _counts(t) for t in everything)
         if done >= trials:
             return f"not needed: the study holds {done} finished trials"
-        ahead = [t for t in everything if t.state == TrialState.RUNNING and t.number < trial.number]
+        ahead = [
+            t
+            for t in everything
+            if t.state == TrialState.RUNNING and t.number < trial.number and _alive(t)
+        ]
         if done + len(ahead) < trials:
             return None
         time.sleep(POLL_S)
@@ -146,6 +152,22 @@ def _needed(trial: Any, trials: int) -> str | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)
+
+
+def _alive(trial: Any) -> bool:
+    """Whether a RUNNING trial's process may still run it: False when it ran on this machine
+    in a process that no longer exists (killed; its heartbeat would take a minute to say so),
+    True otherwise (another machine, or not yet started)."""
+    host, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by another user
+        return True
+    return True
 
 
 #: Failed trials (and no complete one) after which a plugin is no longer run in a study.
@@ -256,7 +278,6 @@ class TrialHooks(RunHooks):
     def started(self, run_id: str) -> None:
         self.run_id = run_id
         self.trial.set_user_attr("mlflow.run_id", run_id)
-        self.trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
 
     def finish(self, state: str) -> None:
         if self.run_id is None:
