@@ -5,12 +5,15 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -138,15 +141,41 @@ def gtzan_mini() -> Path:
     return path
 
 
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on (now)."""
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        return free.getsockname()[1]
+
+
+@contextmanager
+def serving(command: list[str], health: str, log: Path, cwd: Path | None = None) -> Iterator[None]:
+    """Run a server (in its own session) until the block ends, once ``health`` answers."""
+    import requests
+
+    with open(log, "w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=out, cwd=cwd, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(health, timeout=2).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"{shlex.join(command)} did not start: {log.read_text()[-2000:]}")
+        yield
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # the server and its workers
+        process.wait(timeout=30)
+
+
 @pytest.fixture
 def mlflow_server(tmp_path: Path):
     """A real `mlflow server` on a free loopback port (sqlite backend, artifacts proxied to a
     local folder): yields its URI and its folder."""
-    import requests
-
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
+    port = free_port()
     store = tmp_path / "server"
     store.mkdir()
     command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1"]
@@ -154,20 +183,5 @@ def mlflow_server(tmp_path: Path):
     command += ["--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}"]
     command += ["--artifacts-destination", str(store / "artifacts")]
     uri = f"http://127.0.0.1:{port}"
-    with open(store / "server.log", "w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{uri}/health", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.5)
-        else:
-            text = (store / "server.log").read_text()[-2000:]
-            pytest.fail(f"mlflow server did not start: {text}")
+    with serving(command, f"{uri}/health", store / "server.log"):
         yield uri, store
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)  # the server and its workers
-        process.wait(timeout=30)

@@ -21,16 +21,14 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import ROOT
+from conftest import ROOT, free_port, serving
 
 from toolkit.cli import cli
 from toolkit.registry import reset_registry
@@ -148,30 +146,11 @@ def _checked_by_ci(command: str) -> None:
 
 
 def _serves(command: list[str], cwd: Path) -> None:
-    import requests
-
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    process = subprocess.Popen(
-        [*command, "--port", str(port)],
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok:
-                    return
-            except requests.RequestException:
-                time.sleep(0.5)
-        pytest.fail(f"{shlex.join(command)} did not serve")
-    finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=30)
+    port = free_port()
+    with serving(
+        [*command, "--port", str(port)], f"http://127.0.0.1:{port}/health", cwd / "log", cwd
+    ):
+        pass
 
 
 def _one_run(collection: dict[str, Path]) -> str:
