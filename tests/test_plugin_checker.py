@@ -58,3 +58,24 @@ def test_a_declaration_problem_stops_before_running_anything():
 
     with pytest.raises(PluginError, match=r"declaration: name 'Bad Name'.*cluster\(\) is not"):
         check_plugin(Nameless)
+
+
+def test_the_guides_first_plugin_runs_as_written(monkeypatch):
+    """docs/writing-plugins.md's first example, verbatim, as the module a user would write:
+    under ten lines of code, it registers a feature that keeps the contract."""
+    import re
+    import sys
+    import types
+    from pathlib import Path
+
+    guide = (Path(__file__).parents[1] / "docs" / "writing-plugins.md").read_text()
+    section = guide.split("## A first plugin", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert len([line for line in code.splitlines() if line.strip()]) < 10
+    module = types.ModuleType("first_plugin")
+    monkeypatch.setitem(sys.modules, "first_plugin", module)  # importable, so picklable
+    exec(compile(code, "writing-plugins.md", "exec"), module.__dict__)
+    registered: list = []
+    module.register_features(registered.append)
+    assert registered == [module.Loudness]
+    check_plugin(module.Loudness)
