@@ -124,8 +124,6 @@ def _checked_by_ci(command: str) -> None:
             target = words[-1]
             if target.startswith("./examples/"):  # installed for real by tests/test_examples.py
                 assert (ROOT / target / "pyproject.toml").is_file()
-            elif target.startswith("-e"):
-                pass
             elif target.startswith(".["):
                 for extra in target[2:-1].split(","):
                     assert re.search(rf"^{extra} = \[", pyproject, re.M), f"no extra '{extra}'"

@@ -24,13 +24,14 @@ WIDTH, HEIGHT, PAD = 900, 560, 24
 
 
 def projection(latent: np.ndarray) -> np.ndarray:
-    """The first two principal components of the clustered space (rows x 2)."""
+    """The first two principal axes of ``latent`` (rows x 2; a zero second axis for a 1-D
+    latent or fewer than 3 rows). The ``pca_scatter`` report draws the same projection."""
     x = np.nan_to_num(np.asarray(latent, dtype=np.float64).reshape(len(latent), -1))
-    x = x - x.mean(axis=0)
-    if x.shape[1] < 2:
-        x = np.column_stack([x, np.zeros((len(x), 2 - x.shape[1]))])
-    _, _, vt = np.linalg.svd(x, full_matrices=False)
-    return x @ vt[:2].T
+    centred = x - x.mean(axis=0)
+    if centred.shape[1] == 1 or len(centred) < 3:
+        return np.column_stack([centred[:, 0], np.zeros(len(centred))])
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return centred @ vt[:2].T
 
 
 def hover_texts(

@@ -77,11 +77,7 @@ def db_lock(url: str, name: str) -> Iterator[None]:
         import sqlalchemy
 
         key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        engine = sqlalchemy.create_engine(
-            url,
-            connect_args={"connect_timeout": int(SERVER_TIMEOUT)},
-            poolclass=sqlalchemy.NullPool,
-        )
+        engine = _engine(url)
         try:
             with engine.connect() as connection:
                 connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
@@ -93,6 +89,16 @@ def db_lock(url: str, name: str) -> Iterator[None]:
             engine.dispose()
     else:
         yield
+
+
+def _engine(url: str) -> Any:
+    """A SQLAlchemy engine for one short use: no pool, and for the drivers that take one
+    (PostgreSQL, MySQL) a connect timeout, so a server that does not answer fails in seconds."""
+    import sqlalchemy
+
+    timeout = {"connect_timeout": int(SERVER_TIMEOUT)}
+    args = timeout if url.startswith(("postgresql", "mysql")) else {}
+    return sqlalchemy.create_engine(url, connect_args=args, poolclass=sqlalchemy.NullPool)
 
 
 def use_store() -> None:
@@ -151,14 +157,8 @@ def check_store() -> str:
 def check_database(url: str, what: str) -> None:
     """Connect once to a database server with a short timeout: an unreachable server fails
     in seconds, in one line naming it (without its password), not after a driver's retries."""
-    import sqlalchemy
-
     try:
-        engine = sqlalchemy.create_engine(
-            url,
-            connect_args={"connect_timeout": int(SERVER_TIMEOUT)},
-            poolclass=sqlalchemy.NullPool,
-        )
+        engine = _engine(url)
         with engine.connect():
             pass
         engine.dispose()
