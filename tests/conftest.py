@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import os
 import shlex
 import shutil
@@ -61,7 +62,12 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_cache: Path
     ):
         monkeypatch.delenv(name, raising=False)
     reset_registry()
+    # A command run in-process (CliRunner) points the musiclust logger at its own stderr handler
+    # and stops propagation, which would hide later tests' records from caplog: put it back.
+    logger = logging.getLogger("musiclust")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
     yield
+    logger.handlers[:], logger.level, logger.propagate = saved
     reset_registry()
     while mlflow.active_run():  # a test that failed mid-run must not leak it to the next
         mlflow.end_run("FAILED")
