@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from plugins.sources import synth
+from toolkit import dsp
 from toolkit.analysis import AudioAnalysis, fit_frames, segment_bounds
 
 
@@ -32,10 +33,15 @@ def test_every_representation_matches_librosa(song):
     close(a.chroma(), librosa.feature.chroma_stft(y=y, sr=sr, tuning=0.0), 1e-5)
     close(a.chroma(tuning="estimate"), librosa.feature.chroma_stft(y=y, sr=sr), 1e-5)
     close(a.contrast(), librosa.feature.spectral_contrast(y=y, sr=sr), 1e-2)
+    # On the same spectrogram the numpy ports agree to float precision.
+    close(a.contrast(), librosa.feature.spectral_contrast(S=a.magnitude(), sr=sr), 1e-6)
+    close(a.mfcc(13), librosa.feature.mfcc(S=a.log_mel(), n_mfcc=13), 1e-6)
+    close(a.chroma(), librosa.feature.chroma_stft(S=a.power(), sr=sr, tuning=0.0), 1e-6)
     close(a.spectral("centroid"), librosa.feature.spectral_centroid(y=y, sr=sr), 1e-5)
     close(a.spectral("bandwidth"), librosa.feature.spectral_bandwidth(y=y, sr=sr), 1e-5)
     close(a.spectral("rolloff"), librosa.feature.spectral_rolloff(y=y, sr=sr), 1e-2)
     close(a.spectral("flatness"), librosa.feature.spectral_flatness(y=y), 1e-3)
+    close(a.rms(), librosa.feature.rms(S=np.abs(librosa.stft(y)), frame_length=2048), 1e-5)
     close(a.zero_crossing_rate(), librosa.feature.zero_crossing_rate(y), 1e-7)
     assert a.tempo() == pytest.approx(float(librosa.feature.tempo(y=y, sr=sr)[0]))
 
@@ -58,3 +64,20 @@ def test_fit_frames_pads_crops_and_resizes():
     resized, cut = fit_frames(rows, 11, "resize")
     assert not cut and resized.shape == (2, 11)
     assert resized[0, 0] == 0 and resized[0, -1] == 5 and resized[0, 5] == pytest.approx(2.5)
+
+
+@pytest.mark.parametrize("sr, n_fft", [(16000, 512), (22050, 2048), (44100, 4096)])
+def test_numpy_filterbanks_and_resampler_equal_librosas(sr, n_fft):
+    for n_mels in (40, 96, 128):
+        close(
+            dsp.mel_filterbank(sr, n_fft, n_mels),
+            librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels),
+            1e-6,
+        )
+    for tuning in (0.0, 0.21, -0.4):
+        theirs = librosa.filters.chroma(sr=sr, n_fft=n_fft, tuning=tuning)
+        close(dsp.chroma_filterbank(sr, n_fft, 12, tuning), theirs, 1e-6)
+    y = np.random.default_rng(sr).standard_normal((2, 3 * sr)).astype(np.float32)
+    theirs = librosa.resample(y, orig_sr=sr, target_sr=22050, res_type="soxr_hq")
+    close(dsp.resample(y, sr, 22050), theirs, 1e-6)
+    close(dsp.resample(y[0], sr, 22050), theirs[0], 1e-6)

@@ -11,6 +11,9 @@ the speed comes from computing the STFT once, in float32, and from vectorised de
     centroid + bandwidth          ~33 ms                       ~3 ms
     chroma (tuning estimated)     ~24 ms                       ~2 ms (tuning given)
 
+The filterbanks, dB scale, DCT and contrast are numpy ports (toolkit/dsp.py), so the common
+features never import librosa; tuning estimation, onsets and tempo still use it.
+
 Chroma assumes A440 tuning unless a feature asks for ``tuning="estimate"``; the estimate is then
 made once per clip and shared.
 """
@@ -22,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from toolkit import dsp
+
 N_FFT = 2048
 HOP = 512
 
@@ -32,16 +37,7 @@ def _window(n_fft: int) -> np.ndarray:
     return (0.5 - 0.5 * np.cos(2 * np.pi * n / n_fft)).astype(np.float32)  # periodic Hann
 
 
-@lru_cache(maxsize=16)
-def _mel_basis(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
-    import librosa
-
-    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels).astype(np.float32)
-
-
-@lru_cache(maxsize=16)
-def _frequencies(sr: int, n_fft: int) -> np.ndarray:
-    return np.linspace(0, sr / 2, 1 + n_fft // 2)
+_frequencies = lru_cache(maxsize=16)(dsp.fft_frequencies)
 
 
 def stft_magnitude(y: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
@@ -85,26 +81,16 @@ class AudioAnalysis:
     def mel(self, n_mels: int = 128) -> np.ndarray:
         """Mel power spectrogram (librosa's Slaney filterbank) from the shared STFT."""
         return self._get(
-            ("mel", n_mels), lambda: _mel_basis(self.sr, self.n_fft, n_mels) @ self.power()
+            ("mel", n_mels), lambda: dsp.mel_filterbank(self.sr, self.n_fft, n_mels) @ self.power()
         )
 
     def log_mel(self, n_mels: int = 128) -> np.ndarray:
         """Mel spectrogram in dB, as ``librosa.feature.mfcc`` computes it (top_db 80)."""
 
-        def compute() -> np.ndarray:
-            import librosa
-
-            return librosa.power_to_db(self.mel(n_mels), ref=1.0, amin=1e-10, top_db=80.0)
-
-        return self._get(("log_mel", n_mels), compute)
+        return self._get(("log_mel", n_mels), lambda: dsp.power_to_db(self.mel(n_mels)))
 
     def mfcc(self, n_mfcc: int = 20, n_mels: int = 128) -> np.ndarray:
-        def compute() -> np.ndarray:
-            import librosa
-
-            return librosa.feature.mfcc(S=self.log_mel(n_mels), n_mfcc=n_mfcc)
-
-        return self._get(("mfcc", n_mfcc, n_mels), compute)
+        return self._get(("mfcc", n_mfcc, n_mels), lambda: dsp.mfcc(self.log_mel(n_mels), n_mfcc))
 
     def tuning(self) -> float:
         """Tuning deviation in fractions of a chroma bin, estimated once per clip."""
@@ -120,24 +106,16 @@ class AudioAnalysis:
         """Chroma from the power spectrogram; ``tuning='estimate'`` estimates it (once)."""
 
         def compute() -> np.ndarray:
-            import librosa
-
             value = self.tuning() if tuning == "estimate" else float(tuning)
-            return librosa.feature.chroma_stft(
-                S=self.power(), sr=self.sr, n_fft=self.n_fft, tuning=value, n_chroma=n_chroma
-            )
+            return dsp.chroma(self.power(), self.sr, self.n_fft, n_chroma, value)
 
         return self._get(("chroma", n_chroma, tuning), compute)
 
     def contrast(self, n_bands: int = 6) -> np.ndarray:
-        def compute() -> np.ndarray:
-            import librosa
-
-            return librosa.feature.spectral_contrast(
-                S=self.magnitude(), sr=self.sr, n_fft=self.n_fft, n_bands=n_bands
-            )
-
-        return self._get(("contrast", n_bands), compute)
+        return self._get(
+            ("contrast", n_bands),
+            lambda: dsp.spectral_contrast(self.magnitude(), self.sr, self.n_fft, n_bands),
+        )
 
     def spectral(self, name: str) -> np.ndarray:
         """One-row descriptors with librosa's definitions: centroid, bandwidth (p=2),
@@ -148,10 +126,13 @@ class AudioAnalysis:
         return self._get(("zcr",), lambda: _zero_crossing_rate(self.y, self.n_fft, self.hop_length))
 
     def rms(self) -> np.ndarray:
-        def compute() -> np.ndarray:
-            import librosa
+        """Root mean square per frame from the STFT (Parseval: DC and Nyquist bins count
+        half), as librosa.feature.rms(S=...) computes it."""
 
-            return librosa.feature.rms(S=self.magnitude(), frame_length=self.n_fft)
+        def compute() -> np.ndarray:
+            power = self.power().astype(np.float64)
+            total = 2 * power.sum(axis=0) - power[0] - power[-1]
+            return np.sqrt(total / self.n_fft**2)[None, :].astype(np.float32)
 
         return self._get(("rms",), compute)
 

@@ -124,11 +124,9 @@ def decode(path: str | os.PathLike[str], settings: AudioSettings) -> np.ndarray:
     if info.subtype in ("FLOAT", "DOUBLE") and not np.all(np.isfinite(y)):
         raise AudioError("cannot decode: samples are not finite")
     if native != settings.sample_rate:
-        import librosa
+        from toolkit.dsp import resample
 
-        y = librosa.resample(
-            y, orig_sr=native, target_sr=settings.sample_rate, res_type="soxr_hq"
-        ).astype(np.float32)
+        y = resample(y, native, settings.sample_rate)
 
     seconds = y.shape[-1] / settings.sample_rate
     if seconds < settings.min_duration:
