@@ -77,10 +77,10 @@ def main() -> None:
 
     import numpy as np
 
-    from toolkit.audio import AudioSettings
-    from toolkit.cache import FeatureCache
-    from toolkit.extraction import extract
-    from toolkit.registry import get_registry
+    from musiclust.audio import AudioSettings
+    from musiclust.cache import FeatureCache
+    from musiclust.extraction import extract
+    from musiclust.registry import get_registry
 
     registry = get_registry()
     demo = registry.get("source", "demo").cls(n_per_style=max(2, n // 5), duration=3.0)

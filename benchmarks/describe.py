@@ -29,7 +29,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 def make_folder(root: Path, clips: int, seconds: float) -> Path:
     import soundfile as sf
 
-    from plugins.sources import synth
+    from musiclust.plugins.sources import synth
 
     folder = root / "collection" / "genres_original"
     lyrics = root / "collection" / "lyrics"
@@ -55,8 +55,8 @@ def main() -> None:
     args = parser.parse_args()
     import mlflow
 
-    from toolkit.describe import describe
-    from toolkit.registry import get_registry
+    from musiclust.describe import describe
+    from musiclust.registry import get_registry
 
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)

@@ -71,7 +71,7 @@ def reference_quality(data: str, path: str, seeds: range) -> list[dict]:
     from sklearn import metrics
     from sklearn.cluster import KMeans
 
-    from toolkit.fusion import Fusion
+    from musiclust.fusion import Fusion
 
     recorded = np.load(path, allow_pickle=True)
     stems = [str(s) for s in recorded["stems"]]
@@ -103,11 +103,11 @@ def reference_quality(data: str, path: str, seeds: range) -> list[dict]:
 
 def cost(data: str) -> list[dict]:
     """Seconds per clip, cold (fresh cache) and warm, through the toolkit's extraction."""
-    from toolkit.audio import AudioSettings
-    from toolkit.cache import FeatureCache
-    from toolkit.extraction import extract
-    from toolkit.registry import get_registry
-    from toolkit.spec import instantiate
+    from musiclust.audio import AudioSettings
+    from musiclust.cache import FeatureCache
+    from musiclust.extraction import extract
+    from musiclust.registry import get_registry
+    from musiclust.spec import instantiate
 
     registry = get_registry()
     source = registry.get("source", "folder").cls(path=str(Path(data) / "genres_original"))
@@ -122,7 +122,7 @@ def cost(data: str) -> list[dict]:
         cases += [("musicnn", {"model": m}) for m in MODELS]
         cases += [("audio_model", {"path": str(model_dir)})]
         for name, params in cases:
-            from toolkit.spec import Part
+            from musiclust.spec import Part
 
             feature = instantiate(registry, "feature", Part(name, params), 0)
             cache = FeatureCache(Path(tmp) / f"cache-{name}-{len(rows)}")
@@ -170,8 +170,8 @@ def tags(data: str) -> list[dict]:
     import librosa
     import soundfile as sf
 
-    from plugins.features.musicnn import weights_folder
-    from plugins.features.nets import musicnn as nets
+    from musiclust.plugins.features.musicnn import weights_folder
+    from musiclust.plugins.features.nets import musicnn as nets
 
     net = nets.load("MSD_musicnn", str(weights_folder("", "MSD_musicnn")))
     names = nets.tags("MSD_musicnn")

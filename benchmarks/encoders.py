@@ -44,7 +44,7 @@ def encoder_input(data: str, encoder: str, sets: tuple[str, ...]) -> tuple:
     """The spec and the fitted fusion's output for the encoder's default features."""
     from quality import prepare
 
-    from toolkit.chain import Chain
+    from musiclust.chain import Chain
 
     spec, extraction, features, audio, framing = prepare(data, None, encoder, "kmeans", sets)
     chain = Chain(features, None, None, audio, framing)  # type: ignore[arg-type]
@@ -54,8 +54,8 @@ def encoder_input(data: str, encoder: str, sets: tuple[str, ...]) -> tuple:
 
 
 def time_encoder(spec, X, epochs: int, device: str) -> dict:
-    from toolkit.registry import get_registry
-    from toolkit.spec import instantiate
+    from musiclust.registry import get_registry
+    from musiclust.spec import instantiate
 
     part = spec.encoder
     part.params.update(epochs=epochs, patience=100_000, device=device)

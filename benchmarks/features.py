@@ -40,11 +40,11 @@ def run_scenario(scenario: str, clips: list[str], cache: str, jobs: int) -> dict
     import librosa
     import numpy as np
 
-    from toolkit.audio import AudioSettings
-    from toolkit.cache import FeatureCache
-    from toolkit.data import Clip, Dataset
-    from toolkit.extraction import extract
-    from toolkit.registry import get_registry
+    from musiclust.audio import AudioSettings
+    from musiclust.cache import FeatureCache
+    from musiclust.data import Clip, Dataset
+    from musiclust.extraction import extract
+    from musiclust.registry import get_registry
 
     # warm-up outside the clock (numba JIT, filterbanks), on a signal that is not a clip
     y = np.random.default_rng(0).normal(0, 0.1, 22050 * 3).astype(np.float32)
@@ -52,7 +52,7 @@ def run_scenario(scenario: str, clips: list[str], cache: str, jobs: int) -> dict
     librosa.feature.chroma_stft(y=y, sr=22050)
     librosa.feature.spectral_contrast(y=y, sr=22050)
     feature = get_registry().get("feature", FEATURE["name"]).cls(**FEATURE["params"])
-    from toolkit.analysis import AudioAnalysis
+    from musiclust.analysis import AudioAnalysis
 
     feature.extract(AudioAnalysis(y, 22050))
 

@@ -16,7 +16,7 @@ one:
 - gtzan-mini with its transcribed lyrics (35 of 50 clips; noisy): ``genre`` (K = 10).
 
 For each label: the audio feature alone, ``tfidf`` alone, and the two fused under each
-balance of :class:`toolkit.fusion.Fusion` (``variance``: each block scaled to unit total
+balance of :class:`musiclust.fusion.Fusion` (``variance``: each block scaled to unit total
 variance; ``mfa``: multiple factor analysis, each block divided by its first principal standard
 deviation; ``auto``: ``mfa`` over the blocks that rise above the noise edge), through the
 identity and PCA encoders and k-means with K the label's number of classes; mean +- std AMI

@@ -6,8 +6,8 @@ Latents of several pipelines (the statistics as they are, PCA, trained autoencod
 the same on the pretrained ``musicnn`` embedding), each framed as a search may frame it (whole
 clips; 2 s or 3 s windows returned to the clip by their mean latent, their mean features or a
 vote), are clustered with k-means, Ward and a diagonal Gaussian mixture for K = 2..20, the
-search's range. Every clustering is scored by each objective of :mod:`toolkit.objectives`
-(never the labels) in candidate reference spaces (:mod:`toolkit.reference`): ``audio_stats``
+search's range. Every clustering is scored by each objective of :mod:`musiclust.objectives`
+(never the labels) in candidate reference spaces (:mod:`musiclust.reference`): ``audio_stats``
 of whole clips, ``audio_stats`` over 2 s texture windows, ``musicnn``, and the texture
 statistics beside ``musicnn`` (the default where its weights are installed). For this report
 only, each is also scored by AMI against genre: a good objective's top picks have a high AMI.
@@ -91,11 +91,11 @@ class Seeded:
 
 
 def references(data: str) -> dict[str, np.ndarray]:
-    """Each candidate reference space, as :func:`toolkit.reference.space` builds it."""
+    """Each candidate reference space, as :func:`musiclust.reference.space` builds it."""
     from quality import prepare
 
-    from toolkit.reference import space
-    from toolkit.segments import mean_by_group
+    from musiclust.reference import space
+    from musiclust.segments import mean_by_group
 
     out = {}
     for name, parts in REFERENCES.items():
@@ -116,8 +116,8 @@ def clusterings(data: str):
     """Yield (description, clusters, refit) over the grid."""
     from quality import make_chain, prepare
 
-    from toolkit.search import refitter
-    from toolkit.segments import mean_by_group, vote
+    from musiclust.search import refitter
+    from musiclust.segments import mean_by_group, vote
 
     for feature, encoder, seed, framings in LATENTS:
         for length, back in framings:
@@ -155,7 +155,7 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
     """Per (reference|objective): top picks, pick of 40 (1000 draws), Spearman with AMI."""
     from scipy.stats import spearmanr
 
-    from toolkit.objectives import COLLAPSED
+    from musiclust.objectives import COLLAPSED
 
     summary = {}
     rng = np.random.default_rng(0)
@@ -183,7 +183,7 @@ def main() -> None:
     from quality import prepare
     from sklearn.metrics import adjusted_mutual_info_score
 
-    from toolkit.objectives import Inputs, get_objective
+    from musiclust.objectives import Inputs, get_objective
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA))

@@ -60,13 +60,13 @@ def prepare(
     space's, once, as a run does.
 
     Returns (spec, extraction, feature components, audio settings, framing)."""
-    from toolkit.audio import AudioSettings
-    from toolkit.cache import FeatureCache
-    from toolkit.extraction import extract
-    from toolkit.pipeline import reference_features
-    from toolkit.registry import get_registry
-    from toolkit.segments import Framing
-    from toolkit.spec import adapt_to_data, build_spec, instantiate
+    from musiclust.audio import AudioSettings
+    from musiclust.cache import FeatureCache
+    from musiclust.extraction import extract
+    from musiclust.pipeline import reference_features
+    from musiclust.registry import get_registry
+    from musiclust.segments import Framing
+    from musiclust.spec import adapt_to_data, build_spec, instantiate
 
     registry = get_registry()
     spec = build_spec(
@@ -91,9 +91,9 @@ def prepare(
 
 def make_chain(spec, feats, audio, framing, seed: int):
     """The chain a run would fit for ``spec``, its encoder and clusterer seeded."""
-    from toolkit.chain import Chain
-    from toolkit.registry import get_registry
-    from toolkit.spec import instantiate
+    from musiclust.chain import Chain
+    from musiclust.registry import get_registry
+    from musiclust.spec import instantiate
 
     registry = get_registry()
     return Chain(

@@ -6,7 +6,7 @@
 
 The stages start from generated feature arrays shaped like the default run's (a 200-d
 embedding block beside a 91-d statistics block, ten Gaussian clusters with unequal spreads;
-the reference space is the two blocks standardised, as :mod:`toolkit.reference` builds it),
+the reference space is the two blocks standardised, as :mod:`musiclust.reference` builds it),
 and run the framework's own code: fusion, PCA, each clusterer with K chosen by the default
 ``label_free`` criterion, the default metrics, the search objective of one trial, each default
 report, the run's tables and HTML report, and MLflow logging into a sqlite store. Each size
@@ -42,8 +42,8 @@ CLUSTERERS = ("agglomerative", "kmeans")
 
 def generated(n: int, seed: int = 0) -> tuple[dict, np.ndarray, np.ndarray]:
     """Blocks {name: FeatureBlock}, the reference space and the true cluster of each clip."""
-    from toolkit.extraction import FeatureBlock
-    from toolkit.reference import space
+    from musiclust.extraction import FeatureBlock
+    from musiclust.reference import space
 
     rng = np.random.default_rng(seed)
     truth = rng.integers(0, 10, n)
@@ -59,14 +59,14 @@ def generated(n: int, seed: int = 0) -> tuple[dict, np.ndarray, np.ndarray]:
 
 def measure(n: int) -> list[dict]:
     """All stages at one size, in this process."""
-    from toolkit import scale
-    from toolkit.audio import AudioSettings
-    from toolkit.chain import Chain
-    from toolkit.data import Clip
-    from toolkit.evaluation import Evaluation, compute_metrics, render_reports
-    from toolkit.registry import get_registry
-    from toolkit.segments import Framing
-    from toolkit.spec import build_spec, instantiate
+    from musiclust import scale
+    from musiclust.audio import AudioSettings
+    from musiclust.chain import Chain
+    from musiclust.data import Clip
+    from musiclust.evaluation import Evaluation, compute_metrics, render_reports
+    from musiclust.registry import get_registry
+    from musiclust.segments import Framing
+    from musiclust.spec import build_spec, instantiate
 
     registry = get_registry()
     rows: list[dict] = []
@@ -131,7 +131,7 @@ def measure(n: int) -> list[dict]:
     metrics, _ = timed("metrics", lambda: compute_metrics(ev, metric_plugins))
     rows[-1]["genre.ami"] = metrics.get("genre.ami")
 
-    from toolkit.objectives import Inputs, LabelFree, refitter
+    from musiclust.objectives import Inputs, LabelFree, refitter
 
     c = chain_for("agglomerative")
     c.fit_predict(blocks, n, None, None)
@@ -154,8 +154,8 @@ def measure(n: int) -> list[dict]:
         for part in spec.reports:
             report = instantiate(registry, "report", part, 0)
             timed(f"report {part.name}", lambda r=report: render_reports(ev, [r], out / "plots"))
-        from toolkit import artifacts
-        from toolkit.html_report import write_html
+        from musiclust import artifacts
+        from musiclust.html_report import write_html
 
         clips = [Clip(id=f"clip{i}", audio=None, lyrics=None) for i in range(n)]
 
@@ -174,7 +174,7 @@ def measure(n: int) -> list[dict]:
         mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
 
         def logging() -> None:
-            from toolkit import tracking
+            from musiclust import tracking
 
             with mlflow.start_run():
                 tracking.log_params(spec.flat_params())
@@ -193,7 +193,7 @@ def whole_run(n: int, cache: Path, features: str | None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "MUSICLUST_CACHE_DIR": str(cache)}
         env["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp}/mlflow.db"
-        args = [sys.executable, "-m", "toolkit", "run"]
+        args = [sys.executable, "-m", "musiclust", "run"]
         args += ["--set", f"demo.n_per_style={n // 5} demo.duration=3"]
         args += ["--features", features] if features else []
         started = time.perf_counter()
@@ -271,7 +271,7 @@ def search_at(n: int, trials: int, limit: float) -> None:
         data = ["--set", f"demo.n_per_style={n // 5} demo.duration=3"]
         started = time.perf_counter()
         warm = subprocess.run(
-            [sys.executable, "-m", "toolkit", "run", "--no-model", *data],
+            [sys.executable, "-m", "musiclust", "run", "--no-model", *data],
             env=env,
             cwd=tmp,
             capture_output=True,
@@ -280,7 +280,7 @@ def search_at(n: int, trials: int, limit: float) -> None:
         extraction = time.perf_counter() - started
         assert warm.returncode == 0, warm.stderr[-2000:]
         storage = f"sqlite:///{tmp}/optuna.db"
-        args = [sys.executable, "-m", "toolkit", "search", *data, "--trials", str(trials)]
+        args = [sys.executable, "-m", "musiclust", "search", *data, "--trials", str(trials)]
         args += ["--confirm", "0", "--storage", storage]
         started = time.perf_counter()
         with open(f"{tmp}/search.log", "w") as log:

@@ -65,7 +65,7 @@ def main() -> None:
                 [
                     sys.executable,
                     "-m",
-                    "toolkit",
+                    "musiclust",
                     "run",
                     "--set",
                     "demo.n_per_style=8 demo.duration=3",

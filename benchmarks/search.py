@@ -53,7 +53,7 @@ def one_search(
     import mlflow
     import optuna
 
-    from toolkit.search import SearchOptions, search
+    from musiclust.search import SearchOptions, search
 
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     os.environ["MLFLOW_TRACKING_URI"] = uri
@@ -107,8 +107,8 @@ def one_search(
 
 def reference_features() -> str:
     """The reference space the trials were scored in (audio data, default setting)."""
-    from toolkit import reference
-    from toolkit.registry import get_registry
+    from musiclust import reference
+    from musiclust.registry import get_registry
 
     return ",".join(reference.resolve(get_registry(), "auto", True, True))
 

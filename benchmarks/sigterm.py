@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-SEARCH = [sys.executable, "-m", "toolkit", "search", "--encoders", "pca", "--trials", "200"]
+SEARCH = [sys.executable, "-m", "musiclust", "search", "--encoders", "pca", "--trials", "200"]
 SEARCH += ["--clusterers", "kmeans,agglomerative", "--set", "demo.n_per_style=4 demo.duration=2"]
 SEARCH += ["--confirm", "0"]
 

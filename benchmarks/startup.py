@@ -52,7 +52,7 @@ def features_end_to_end(n: int, folder: Path) -> dict:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", NAIVE, str(songs)], check=True, capture_output=True)
     naive = time.perf_counter() - started
-    command = [sys.executable, "-m", "toolkit", "features", "--data", str(songs)]
+    command = [sys.executable, "-m", "musiclust", "features", "--data", str(songs)]
     command += ["--features", "stack39", "--set", "stack39.fit=resize", "--out", "x"]
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True, cwd=folder, env=env)
@@ -83,7 +83,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         env = {**os.environ, "MUSICLUST_CACHE_DIR": str(Path(folder) / "cache")}
         for command in COMMANDS:
-            full = [sys.executable, "-m", "toolkit", *command]
+            full = [sys.executable, "-m", "musiclust", *command]
             subprocess.run(full, capture_output=True, cwd=folder, env=env, check=True)  # warm
             times = []
             for _ in range(args.repeats):

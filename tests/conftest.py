@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.registry import reset_registry
+from musiclust.registry import reset_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

@@ -5,8 +5,8 @@ GPU machine that has no MLflow."""
 
 import numpy as np
 
-from toolkit import EncoderInput
-from toolkit.registry import get_registry
+from musiclust import EncoderInput
+from musiclust.registry import get_registry
 
 FAST = {"epochs": 6, "patience": 3, "batch_size": 16}
 #: Every trained encoder, with the parameters it needs on the synthetic input.

@@ -33,7 +33,7 @@ def write_styled_folder(
     root: Path, n_per_style: int = 3, seconds: float = 2.0, styles: int = 3
 ) -> Path:
     """A GTZAN-style folder (root/<style>/<style>.0000N.wav) of synthesised songs."""
-    from plugins.sources import synth
+    from musiclust.plugins.sources import synth
 
     for s, style in enumerate(synth.STYLES[:styles]):
         for i in range(n_per_style):

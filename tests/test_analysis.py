@@ -4,9 +4,9 @@ import librosa
 import numpy as np
 import pytest
 
-from plugins.sources import synth
-from toolkit import dsp
-from toolkit.analysis import AudioAnalysis, fit_frames, segment_bounds
+from musiclust import dsp
+from musiclust.analysis import AudioAnalysis, fit_frames, segment_bounds
+from musiclust.plugins.sources import synth
 
 
 @pytest.fixture(scope="module", params=[0, 1, 3])

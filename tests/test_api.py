@@ -1,4 +1,4 @@
-"""toolkit.api.MusicClustering: the notebook entry, fitted and tracked like a run."""
+"""musiclust.api.MusicClustering: the notebook entry, fitted and tracked like a run."""
 
 import re
 from pathlib import Path
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import SMALL_DEMO
 
-from toolkit.api import MusicClustering
-from toolkit.errors import MusiclustError, SpecError
+from musiclust import MusicClustering
+from musiclust.errors import MusiclustError, SpecError
 
 SMALL = dict(p.split("=") for p in SMALL_DEMO[0].split())
 ROOT = Path(__file__).resolve().parents[1]

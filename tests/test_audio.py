@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 from helpers import write_tone
 
-from toolkit.audio import AudioError, AudioSettings, declared_frames, decode
+from musiclust.audio import AudioError, AudioSettings, declared_frames, decode
 
 SETTINGS = AudioSettings()
 

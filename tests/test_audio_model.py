@@ -18,11 +18,11 @@ import pytest
 import soundfile as sf
 from helpers import write_styled_folder
 
-from toolkit import SpecError
-from toolkit.audio import AudioSettings
-from toolkit.cache import FeatureCache
-from toolkit.data import Clip, Dataset
-from toolkit.extraction import extract
+from musiclust import SpecError
+from musiclust.audio import AudioSettings
+from musiclust.cache import FeatureCache
+from musiclust.data import Clip, Dataset
+from musiclust.extraction import extract
 
 transformers = pytest.importorskip("transformers")
 # the tiny CLAP has more mel bands than its FFT resolves well; irrelevant to what is tested
@@ -93,12 +93,12 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def musiclust(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """The command line, in the test's own folder (conftest makes it the working folder)."""
     return subprocess.run(
-        [sys.executable, "-m", "toolkit", *args], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "musiclust", *args], capture_output=True, text=True, env=env
     )
 
 
 def feature(**params):
-    from plugins.features.audio_model import AudioModel
+    from musiclust.plugins.features.audio_model import AudioModel
 
     return AudioModel(**params)
 
@@ -243,8 +243,8 @@ def test_a_search_combines_both_pretrained_features_with_the_rest(tmp_path, mode
     import mlflow
     import optuna
 
+    from musiclust.search import SearchOptions, search
     from tests.conftest import SMALL_DEMO
-    from toolkit.search import SearchOptions, search
 
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     result = search(
@@ -289,8 +289,8 @@ def test_every_command_of_the_pretrained_embeddings_guide_runs(tmp_path, models)
 
 
 def test_audio_model_keeps_the_plugin_contract(models):
-    from toolkit.registry import get_registry
-    from toolkit.testing import check_plugin
+    from musiclust.registry import get_registry
+    from musiclust.testing import check_plugin
 
     cls = get_registry().get("feature", "audio_model").cls
     passed = check_plugin(cls, path=str(models["w2v"]))

@@ -64,9 +64,9 @@ def what_the_browser_shows(report: Path, tmp_path: Path) -> dict:
 def test_report_html_renders_whole_in_a_browser_from_disk(tmp_path):
     import mlflow
 
-    from toolkit import pipeline
-    from toolkit.registry import get_registry
-    from toolkit.spec import build_spec
+    from musiclust import pipeline
+    from musiclust.registry import get_registry
+    from musiclust.spec import build_spec
 
     registry = get_registry()
     spec = build_spec(registry, sets=list(SMALL_DEMO))
@@ -88,7 +88,7 @@ def test_the_mlflow_ui_serves_report_html_whole(mlflow_server, tmp_path):
     uri, _ = mlflow_server
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
     run = subprocess.run(
-        [sys.executable, "-m", "toolkit", "run", "--set", SMALL_DEMO[0]],
+        [sys.executable, "-m", "musiclust", "run", "--set", SMALL_DEMO[0]],
         env=env,
         capture_output=True,
         text=True,

@@ -10,7 +10,7 @@ from conftest import SMALL_DEMO
 
 def musiclust(*args, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "toolkit", *args], capture_output=True, text=True, cwd=cwd
+        [sys.executable, "-m", "musiclust", *args], capture_output=True, text=True, cwd=cwd
     )
 
 
@@ -99,7 +99,7 @@ def test_run_prints_a_summary_and_defaults_to_a_local_sqlite_store(tmp_path, mon
 
 def test_a_closed_pipe_ends_quietly():
     # `true` exits without reading, so the first write meets a closed pipe
-    command = f"{sys.executable} -m toolkit plugins | true"
+    command = f"{sys.executable} -m musiclust plugins | true"
     out = subprocess.run(command, shell=True, capture_output=True, text=True)
     assert out.stderr == ""
 
@@ -147,7 +147,7 @@ def test_a_tracking_uri_mlflow_does_not_support_is_one_line(tmp_path):
 
     env = {**os.environ, "MLFLOW_TRACKING_URI": "bogus://host"}
     done = subprocess.run(
-        [sys.executable, "-m", "toolkit", "run", "--set", SMALL_DEMO[0]],
+        [sys.executable, "-m", "musiclust", "run", "--set", SMALL_DEMO[0]],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -162,7 +162,7 @@ def test_a_tracking_uri_mlflow_does_not_support_is_one_line(tmp_path):
 def test_an_unexpected_error_shows_its_traceback_with_v_as_the_hint_says(tmp_path, verbose):
     # a bug injected into the pipeline: the CLI's last-resort handler is what is tested
     script = (
-        "import sys, toolkit.pipeline as p, toolkit.cli as c\n"
+        "import sys, musiclust.pipeline as p, musiclust.cli as c\n"
         "def broken(*a, **k):\n    return {}['missing']\n"
         "p.run = broken\n"
         f"sys.argv = ['musiclust', *{['-v'] * verbose}, 'run', '--set', {SMALL_DEMO[0]!r}]\n"

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from toolkit.errors import DataError, SpecError
-from toolkit.registry import get_registry
-from toolkit.spec import build_spec
+from musiclust.errors import DataError, SpecError
+from musiclust.registry import get_registry
+from musiclust.spec import build_spec
 
 
 def clusterer(name, **params):
@@ -105,8 +105,8 @@ def test_hdbscan_finds_clusters_and_noise(blobs):
 
 
 def _chain(clusterer_name: str, **params):
-    from toolkit.audio import AudioSettings
-    from toolkit.chain import Chain
+    from musiclust.audio import AudioSettings
+    from musiclust.chain import Chain
 
     registry = get_registry()
     feature = registry.get("feature", "audio_stats").cls()
@@ -123,7 +123,7 @@ def test_label_free_k_is_scored_in_the_reference_space_as_a_search_scores(name):
     only the two pairs, K = 2."""
     from sklearn.datasets import make_blobs
 
-    from toolkit.extraction import FeatureBlock
+    from musiclust.extraction import FeatureBlock
 
     centres = [[0, 0], [0, 4], [30, 0], [30, 4]]
     Z, truth = make_blobs(n_samples=120, centers=centres, cluster_std=0.6, random_state=3)

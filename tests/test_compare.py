@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from conftest import SMALL_DEMO
 
-from toolkit import pipeline
-from toolkit.compare import compare
-from toolkit.errors import MusiclustError, PluginError
-from toolkit.registry import get_registry
-from toolkit.spec import build_spec
+from musiclust import pipeline
+from musiclust.compare import compare
+from musiclust.errors import MusiclustError, PluginError
+from musiclust.registry import get_registry
+from musiclust.spec import build_spec
 
 
 def run(**kw):
@@ -70,13 +70,13 @@ def test_compare_names_the_experiments_when_one_is_unknown():
 def test_compare_command(tmp_path):
     run(sets=SMALL_DEMO)
     printed = subprocess.run(
-        [sys.executable, "-m", "toolkit", "compare"], capture_output=True, text=True, cwd=tmp_path
+        [sys.executable, "-m", "musiclust", "compare"], capture_output=True, text=True, cwd=tmp_path
     )
     assert printed.returncode == 0, printed.stderr
     assert "Runs of experiment 'demo'" in printed.stdout and "written" not in printed.stdout
     assert not list(tmp_path.glob("compare-*"))  # without --out, nothing is written
     out = subprocess.run(
-        [sys.executable, "-m", "toolkit", "compare", "--out", str(tmp_path)],
+        [sys.executable, "-m", "musiclust", "compare", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
     )

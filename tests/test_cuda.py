@@ -55,7 +55,7 @@ def test_musicnn_on_cuda_equals_the_reference_recorded_on_the_cpu():
     import os
     from pathlib import Path
 
-    from plugins.features.nets import musicnn as nets
+    from musiclust.plugins.features.nets import musicnn as nets
 
     spec = importlib.util.find_spec("musicnn")
     folder = os.environ.get("MUSICNN_WEIGHTS") or (

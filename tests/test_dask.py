@@ -15,10 +15,10 @@ import pytest
 
 pytest.importorskip("dask.distributed", reason="the dask extra installs dask.distributed")
 
-from toolkit.audio import AudioSettings
-from toolkit.cache import FeatureCache
-from toolkit.extraction import extract
-from toolkit.registry import get_registry
+from musiclust.audio import AudioSettings
+from musiclust.cache import FeatureCache
+from musiclust.extraction import extract
+from musiclust.registry import get_registry
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def _features(*names):
 def _analyse_or_die(task, marks: str, once: str, always: str):
     """The extraction's own work on one clip, in a worker that is SIGKILLed first: once for
     the clip ``once`` (marked by a file), every time for the clip ``always``."""
-    from toolkit.extraction import _work_one_thread
+    from musiclust.extraction import _work_one_thread
 
     mark = Path(marks) / "killed"
     if task.path.endswith(always) or (task.path.endswith(once) and not mark.exists()):
@@ -69,9 +69,9 @@ def test_a_worker_killed_mid_way_loses_only_the_clip_that_kills_it(clips, tmp_pa
     import dask
     from tqdm import tqdm
 
-    from toolkit.distributed import run_on_dask
-    from toolkit.extraction import _one_thread, _Task, _work_one_thread
-    from toolkit.segments import Framing
+    from musiclust.distributed import run_on_dask
+    from musiclust.extraction import _one_thread, _Task, _work_one_thread
+    from musiclust.segments import Framing
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests
     features = tuple(_features("audio_stats"))
@@ -96,7 +96,7 @@ def test_a_scheduler_that_does_not_answer_is_one_line_in_seconds(tmp_path):
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
     env = {**os.environ, "MUSICLUST_CACHE_DIR": str(tmp_path / "cache")}
-    command = [sys.executable, "-m", "toolkit", "run", "--features", "audio_stats", "--set"]
+    command = [sys.executable, "-m", "musiclust", "run", "--features", "audio_stats", "--set"]
     command += [f"demo.n_per_style=2 demo.duration=2 audio.scheduler=tcp://127.0.0.1:{port}"]
     started = time.monotonic()
     done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=tmp_path)

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from musiclust.describe import describe
+from musiclust.registry import get_registry
 from tests.helpers import write_styled_folder
-from toolkit.describe import describe
-from toolkit.registry import get_registry
 
 
 def planted(tmp_path: Path) -> Path:
@@ -80,7 +80,7 @@ def test_describe_on_gtzan_mini_from_the_command_line(gtzan_mini: Path, tmp_path
         [
             sys.executable,
             "-m",
-            "toolkit",
+            "musiclust",
             "describe",
             "--data",
             str(gtzan_mini / "genres_original"),
@@ -111,7 +111,7 @@ def test_metadata_only_reads_headers_and_says_what_it_did_not_check(tmp_path: Pa
 
 
 def test_top_terms_leave_out_function_words_and_numbers():
-    from toolkit.describe import _top_terms
+    from musiclust.describe import _top_terms
 
     docs = {
         "rock": ["the", "the", "guitar", "guitar", "1999", "a", "of", "loud"],

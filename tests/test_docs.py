@@ -30,8 +30,8 @@ import yaml
 from click.testing import CliRunner
 from conftest import ROOT, free_port, serving
 
-from toolkit.cli import cli
-from toolkit.registry import reset_registry
+from musiclust.cli import cli
+from musiclust.registry import reset_registry
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 PLACEHOLDER = "..."  # "and the options you want", written literally in a few commands
@@ -56,7 +56,7 @@ COMMANDS = _commands()
 @pytest.fixture(scope="module")
 def collection(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A genre-folder collection and a CSV with lyrics, both small."""
-    from toolkit.registry import get_registry
+    from musiclust.registry import get_registry
 
     root = tmp_path_factory.mktemp("reader")
     demo = get_registry().get("source", "demo").cls(n_per_style=3, duration=2.0).load()

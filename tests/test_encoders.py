@@ -2,6 +2,7 @@
 whole runs that log training to a real MLflow store."""
 
 import copy
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -12,13 +13,13 @@ from conftest import SMALL_DEMO
 from encoder_inputs import ENCODERS, make_encoder, synthetic_input
 from mlflow.tracking import MlflowClient
 
-from plugins.encoders.nn import losses
-from plugins.encoders.nn.nets import BranchSpec, BranchVAE
-from plugins.encoders.nn.train import Batch, TrainConfig, beta_at, split_groups, train
-from toolkit import EncoderInput, pipeline
-from toolkit.errors import DataError, SpecError
-from toolkit.registry import get_registry
-from toolkit.spec import build_spec
+from musiclust import EncoderInput, pipeline
+from musiclust.errors import DataError, SpecError
+from musiclust.plugins.encoders.nn import losses
+from musiclust.plugins.encoders.nn.nets import BranchSpec, BranchVAE
+from musiclust.plugins.encoders.nn.train import Batch, TrainConfig, beta_at, split_groups, train
+from musiclust.registry import get_registry
+from musiclust.spec import build_spec
 
 
 @pytest.mark.parametrize("name, params", ENCODERS)
@@ -129,11 +130,11 @@ def test_training_is_reproducible_with_a_seed():
 
 @pytest.mark.shared_data
 def test_a_short_real_training_on_gtzan_features_lowers_the_loss(gtzan_mini):
-    from toolkit.audio import AudioSettings
-    from toolkit.chain import Chain
-    from toolkit.extraction import extract
-    from toolkit.segments import Framing
-    from toolkit.spec import instantiate
+    from musiclust.audio import AudioSettings
+    from musiclust.chain import Chain
+    from musiclust.extraction import extract
+    from musiclust.segments import Framing
+    from musiclust.spec import instantiate
 
     registry = get_registry()
     spec = build_spec(
@@ -194,10 +195,15 @@ def test_a_vae_run_logs_training_per_epoch_plots_and_a_torch_model(tmp_path):
         experiment_ids=[logged.info.experiment_id], output_format="list"
     )
     assert {m.name for m in logged_models} >= {"model", "encoder"}
-    module = mlflow.pytorch.load_model(
-        next(m.model_uri for m in logged_models if m.name == "encoder")
-    )
+    encoder_uri = next(m.model_uri for m in logged_models if m.name == "encoder")
+    module = mlflow.pytorch.load_model(encoder_uri)
     assert isinstance(module, BranchVAE)  # the class is kept, with its methods
+    # ... and travels with the model, at its import path (musiclust.plugins, see pyproject.toml)
+    for uri in (encoder_uri, result.model_uri):
+        code = Path(mlflow.artifacts.download_artifacts(uri)) / "code"
+        assert sorted(p.name for p in code.iterdir()) == ["musiclust"]
+        assert (code / "musiclust" / "plugins" / "encoders" / "nn" / "nets.py").is_file()
+        assert not list(code.rglob("__pycache__"))
     (width,) = module.branches[0].shape
     mu, _ = module.encode({"features": torch.zeros(2, width)})
     assert mu.shape == (2, 4)
@@ -285,7 +291,7 @@ def test_training_shows_its_epochs_and_losses_on_a_terminal(tmp_path):
     import sys
     import termios
 
-    command = [sys.executable, "-m", "toolkit", "run", "--encoder", "ae", "--set"]
+    command = [sys.executable, "-m", "musiclust", "run", "--encoder", "ae", "--set"]
     command += [f"{SMALL_DEMO[0]} ae.epochs=4 ae.patience=50"]
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))  # a size

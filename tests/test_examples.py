@@ -8,8 +8,8 @@ import mlflow
 import optuna
 import pytest
 
+from musiclust.search import SearchOptions, search
 from tests.conftest import ROOT
-from toolkit.search import SearchOptions, search
 
 EXAMPLE = ROOT / "examples" / "musiclust-rhythm"
 # BIRCH says when its threshold leaves fewer sub-clusters than K: expected while searching it
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 def test_the_example_package_is_listed_with_its_version(with_example: Path):
     out = subprocess.run(
-        [sys.executable, "-m", "toolkit", "plugins"], capture_output=True, text=True
+        [sys.executable, "-m", "musiclust", "plugins"], capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
@@ -27,13 +27,13 @@ def test_the_example_package_is_listed_with_its_version(with_example: Path):
         assert "musiclust-rhythm" in line and "0.1.0" in line
     # the guide's filtered listings
     two = subprocess.run(
-        [sys.executable, "-m", "toolkit", "plugins", "onset_stats", "birch"],
+        [sys.executable, "-m", "musiclust", "plugins", "onset_stats", "birch"],
         capture_output=True,
         text=True,
     ).stdout
     assert "max_lag" in two and "threshold" in two and "kmeans" not in two
     brief = subprocess.run(
-        [sys.executable, "-m", "toolkit", "plugins", "clusterers", "--brief"],
+        [sys.executable, "-m", "musiclust", "plugins", "clusterers", "--brief"],
         capture_output=True,
         text=True,
     ).stdout
@@ -87,8 +87,8 @@ def test_the_guide_shows_the_example_package_verbatim():
 def test_the_guide_covers_every_hook_and_every_declaration_field():
     import dataclasses
 
-    from toolkit import hookspecs
-    from toolkit.params import Param
+    from musiclust import hookspecs
+    from musiclust.params import Param
 
     guide = (ROOT / "docs" / "writing-plugins.md").read_text()
     for field in dataclasses.fields(Param):

@@ -11,7 +11,7 @@ from tests.helpers import write_styled_folder
 
 def musiclust(*args, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "toolkit", *args], capture_output=True, text=True, cwd=cwd
+        [sys.executable, "-m", "musiclust", *args], capture_output=True, text=True, cwd=cwd
     )
 
 

@@ -16,9 +16,9 @@ import pytest
 from helpers import write_styled_folder
 from mlflow import MlflowClient
 
-from toolkit import pipeline
-from toolkit.registry import get_registry
-from toolkit.spec import build_spec
+from musiclust import pipeline
+from musiclust.registry import get_registry
+from musiclust.spec import build_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 LONG = ("--set", "ae.epochs=100000")  # minutes of training: stopped long before
@@ -97,7 +97,7 @@ def test_a_cache_that_cannot_be_written_degrades_to_no_cache_with_a_warning(
     songs = write_styled_folder(tmp_path / "songs", n_per_style=2, styles=3)
     env = {**os.environ, "MUSICLUST_CACHE_DIR": str(unwritable_cache)}
     out = subprocess.run(
-        [sys.executable, "-m", "toolkit", "run", "--data", str(songs), *MFCC_OPTIONS],
+        [sys.executable, "-m", "musiclust", "run", "--data", str(songs), *MFCC_OPTIONS],
         env=env,
         capture_output=True,
         text=True,
@@ -130,7 +130,17 @@ def test_sigterm_ends_a_run_killed_with_the_reason(tmp_path):
     from conftest import SMALL_DEMO
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "toolkit", "run", "--encoder", "ae", "--set", SMALL_DEMO[0], *LONG],
+        [
+            sys.executable,
+            "-m",
+            "musiclust",
+            "run",
+            "--encoder",
+            "ae",
+            "--set",
+            SMALL_DEMO[0],
+            *LONG,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -153,7 +163,7 @@ def test_a_resumed_search_draws_new_pipelines_and_registers_one_version_per_best
     import optuna
     from conftest import SMALL_DEMO
 
-    from toolkit.search import SearchOptions, search
+    from musiclust.search import SearchOptions, search
 
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     options = SearchOptions(
@@ -196,7 +206,7 @@ def test_four_runs_started_at_once_on_a_new_sqlite_store_all_finish(tmp_path):
     store = tmp_path / "new" / "mlflow.db"
     store.parent.mkdir()
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store}"}
-    command = [sys.executable, "-m", "toolkit", "run", "--data", str(songs), *MFCC_OPTIONS]
+    command = [sys.executable, "-m", "musiclust", "run", "--data", str(songs), *MFCC_OPTIONS]
     processes = [
         subprocess.Popen(
             command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -222,7 +232,7 @@ def test_an_unreachable_tracking_server_fails_in_seconds_naming_it(tmp_path, com
     uri = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, "-m", "toolkit", command],
+        [sys.executable, "-m", "musiclust", command],
         cwd=tmp_path,
         env={**os.environ, "MLFLOW_TRACKING_URI": uri},
         capture_output=True,
@@ -259,7 +269,7 @@ def lyrics_csv(tmp_path) -> Path:
 def test_a_search_on_lyrics_only_offers_what_the_data_can_feed_and_refits_with_its_options(
     tmp_path, lyrics_csv
 ):
-    from toolkit.search import SearchOptions, prepare, search
+    from musiclust.search import SearchOptions, prepare, search
 
     options = SearchOptions(
         data=str(lyrics_csv),
@@ -292,7 +302,7 @@ def test_a_set_value_with_spaces_is_quoted_and_kept_whole(tmp_path):
     )
     assert spec.source.params["lyrics"] == str(lyrics)
     assert spec.audio["n_jobs"] == 1
-    from toolkit.errors import SpecError
+    from musiclust.errors import SpecError
 
     with pytest.raises(SpecError, match="No closing quotation"):
         build_spec(get_registry(), data=str(songs), sets=["folder.lyrics='/open"])
@@ -302,7 +312,7 @@ def test_a_config_that_is_not_utf8_is_one_line(tmp_path):
     bad = tmp_path / "spec.yaml"
     bad.write_bytes("encoder: pca\n# caf\u00e9\n".encode("latin-1"))
     out = subprocess.run(
-        [sys.executable, "-m", "toolkit", "run", "--config", str(bad)],
+        [sys.executable, "-m", "musiclust", "run", "--config", str(bad)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -323,10 +333,10 @@ def test_a_one_byte_mp3_is_skipped_as_not_audio(tmp_path):
 
 
 def test_a_feature_that_fails_on_every_clip_is_blamed_not_the_data(tmp_path):
-    from toolkit import AudioFeature
-    from toolkit.audio import AudioSettings
-    from toolkit.errors import PluginError
-    from toolkit.extraction import extract
+    from musiclust import AudioFeature
+    from musiclust.audio import AudioSettings
+    from musiclust.errors import PluginError
+    from musiclust.extraction import extract
 
     class Broken(AudioFeature):
         name = "broken"
@@ -336,7 +346,7 @@ def test_a_feature_that_fails_on_every_clip_is_blamed_not_the_data(tmp_path):
 
     songs = write_styled_folder(tmp_path / "songs", n_per_style=1, styles=3)
     dataset = build_spec(get_registry(), data=str(songs)).source
-    from toolkit.spec import instantiate
+    from musiclust.spec import instantiate
 
     clips = instantiate(get_registry(), "source", dataset, 0).load()
     with pytest.raises(PluginError, match=r"feature 'broken' failed on all 3 clips .*always"):
@@ -346,7 +356,7 @@ def test_a_feature_that_fails_on_every_clip_is_blamed_not_the_data(tmp_path):
 def test_a_search_whose_trials_all_collapse_registers_nothing_and_says_so(tmp_path):
     from conftest import SMALL_DEMO
 
-    from toolkit.search import SearchOptions, search
+    from musiclust.search import SearchOptions, search
 
     result = search(
         SearchOptions(
@@ -368,7 +378,7 @@ def test_a_plugin_that_fails_every_trial_stops_being_run(with_plugins, tmp_path)
     from conftest import SMALL_DEMO
     from optuna.trial import TrialState
 
-    from toolkit.search import BROKEN_AFTER, SearchOptions, search
+    from musiclust.search import BROKEN_AFTER, SearchOptions, search
 
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     result = search(
@@ -411,7 +421,7 @@ def test_a_search_stopped_by_sigterm_resumes_in_two_processes_at_once(tmp_path):
     from test_search import _wait_for
 
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    args = [sys.executable, "-m", "toolkit", "search", "--encoders", "pca"]
+    args = [sys.executable, "-m", "musiclust", "search", "--encoders", "pca"]
     args += ["--clusterers", "kmeans,agglomerative", "--set", SMALL_DEMO[0], "--storage", storage]
     args += ["--confirm", "0"]
     log = tmp_path / "first.log"

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 from helpers import write_styled_folder, write_tone
 
-from plugins.features.tfidf import Tfidf, tokenize
-from toolkit.audio import AudioSettings
-from toolkit.cache import FeatureCache
-from toolkit.data import Clip, Dataset
-from toolkit.extraction import extract
-from toolkit.registry import get_registry
-from toolkit.segments import Framing
+from musiclust.audio import AudioSettings
+from musiclust.cache import FeatureCache
+from musiclust.data import Clip, Dataset
+from musiclust.extraction import extract
+from musiclust.plugins.features.tfidf import Tfidf, tokenize
+from musiclust.registry import get_registry
+from musiclust.segments import Framing
 
 
 def feature(name, **params):

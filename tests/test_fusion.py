@@ -4,7 +4,7 @@ missing rows stay neutral."""
 import numpy as np
 import pytest
 
-from toolkit.fusion import Fusion
+from musiclust.fusion import Fusion
 
 
 def blocks(seed=0):
@@ -161,9 +161,9 @@ def test_sparse_thin_and_constant_blocks_never_divide_by_zero(balance):
 def test_a_run_says_how_each_block_was_weighted(tmp_path):
     from conftest import SMALL_DEMO
 
-    from toolkit import pipeline
-    from toolkit.registry import get_registry
-    from toolkit.spec import build_spec
+    from musiclust import pipeline
+    from musiclust.registry import get_registry
+    from musiclust.spec import build_spec
 
     registry = get_registry()
     for balance, what in (("variance", "total"), ("mfa", "first principal")):

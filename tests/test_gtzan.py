@@ -8,9 +8,9 @@ import soundfile as sf
 from conftest import DEFAULT_FEATURES
 from mlflow.tracking import MlflowClient
 
-from toolkit import pipeline
-from toolkit.registry import get_registry
-from toolkit.spec import build_spec
+from musiclust import pipeline
+from musiclust.registry import get_registry
+from musiclust.spec import build_spec
 
 pytestmark = pytest.mark.shared_data
 
@@ -63,11 +63,11 @@ def test_gtzan_mini_with_lyrics_end_to_end(gtzan_mini, tmp_path):
 
 
 def test_features_on_real_clips(gtzan_mini, tmp_path):
-    from toolkit.analysis import AudioAnalysis
-    from toolkit.audio import AudioSettings, decode
-    from toolkit.cache import FeatureCache
-    from toolkit.extraction import extract
-    from toolkit.segments import Framing
+    from musiclust.analysis import AudioAnalysis
+    from musiclust.audio import AudioSettings, decode
+    from musiclust.cache import FeatureCache
+    from musiclust.extraction import extract
+    from musiclust.segments import Framing
 
     registry = get_registry()
     ds = registry.get("source", "folder").cls(path=str(gtzan_mini)).load()

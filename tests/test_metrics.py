@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from plugins.metrics.external import External, contingency, hungarian_accuracy, purity
-from plugins.metrics.internal import Internal
-from plugins.metrics.sizes import Sizes
-from toolkit.evaluation import Evaluation, compute_metrics
+from musiclust.evaluation import Evaluation, compute_metrics
+from musiclust.plugins.metrics.external import External, contingency, hungarian_accuracy, purity
+from musiclust.plugins.metrics.internal import Internal
+from musiclust.plugins.metrics.sizes import Sizes
 
 
 def arr(*values):

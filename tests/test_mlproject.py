@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 from mlflow.tracking import MlflowClient
 
-from plugins.sources import synth
+from musiclust.plugins.sources import synth
 
 ROOT = Path(__file__).resolve().parents[1]
 MLFLOW = [sys.executable, "-m", "mlflow"]

@@ -39,7 +39,7 @@ MODELS = ("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg")
 
 def musiclust(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "toolkit", *args], capture_output=True, text=True, cwd=cwd
+        [sys.executable, "-m", "musiclust", *args], capture_output=True, text=True, cwd=cwd
     )
 
 
@@ -67,7 +67,7 @@ def port_outputs(path: Path, model: str) -> tuple[np.ndarray, dict[str, np.ndarr
     """The port's first input patch and every layer per patch for an audio file."""
     import librosa
 
-    from plugins.features.nets import musicnn as nets
+    from musiclust.plugins.features.nets import musicnn as nets
 
     y, sr = sf.read(path, dtype="float32")
     y = librosa.resample(y, orig_sr=sr, target_sr=16000, res_type="soxr_hq")
@@ -114,7 +114,7 @@ def test_the_port_equals_the_reference_on_a_gtzan_clip(gtzan_mini, reference):
 
 
 def test_the_checkpoint_reader_lists_the_shipped_tensors():
-    from plugins.features.nets.tf_checkpoint import read_index
+    from musiclust.plugins.features.nets.tf_checkpoint import read_index
 
     entries = read_index(WEIGHTS / "MSD_musicnn" / ".index")
     assert len(entries) == 150  # weights, moving statistics and Adam slots
@@ -130,7 +130,7 @@ def corrupted_copy(tmp_path: Path, how: str) -> Path:
     data = folder / "MSD_musicnn" / ".data-00000-of-00001"
     index = folder / "MSD_musicnn" / ".index"
     if how == "flipped":  # one bit of a weight that the model reads
-        from plugins.features.nets.tf_checkpoint import read_index
+        from musiclust.plugins.features.nets.tf_checkpoint import read_index
 
         blob = bytearray(data.read_bytes())
         blob[read_index(index)["conv2d/kernel"].offset + 100] ^= 0x10
@@ -156,8 +156,8 @@ def corrupted_copy(tmp_path: Path, how: str) -> Path:
     ],
 )
 def test_damaged_weights_are_reported_in_one_line(tmp_path, how, message):
-    from plugins.features.nets import musicnn as nets
-    from plugins.features.nets.tf_checkpoint import CheckpointError, read_checkpoint
+    from musiclust.plugins.features.nets import musicnn as nets
+    from musiclust.plugins.features.nets.tf_checkpoint import CheckpointError, read_checkpoint
 
     folder = corrupted_copy(tmp_path, how)
     with pytest.raises(
@@ -195,7 +195,7 @@ def test_missing_weights_fail_before_any_work(tmp_path):
 
 
 def test_patches_follow_the_reference_rules():
-    from plugins.features.nets import musicnn as nets
+    from musiclust.plugins.features.nets import musicnn as nets
 
     spec = np.arange(500 * 96, dtype=np.float32).reshape(500, 96)
     assert nets.patches(spec).shape == (2, 187, 96)  # frames after the last full patch are left out
@@ -214,12 +214,12 @@ def test_the_feature_in_a_run_equals_the_port_and_handles_short_clips_and_window
     """The toolkit path (decoding at 22050 Hz, resampling inside the feature, pooling) gives
     the reference's own clip-level taggram; a 1.2 s clip is padded, not skipped; windows give
     one row per window; the second extraction is served from the cache."""
-    from plugins.features.musicnn import Musicnn
-    from toolkit.audio import AudioSettings
-    from toolkit.cache import FeatureCache
-    from toolkit.data import Clip, Dataset
-    from toolkit.extraction import extract
-    from toolkit.segments import Framing
+    from musiclust.audio import AudioSettings
+    from musiclust.cache import FeatureCache
+    from musiclust.data import Clip, Dataset
+    from musiclust.extraction import extract
+    from musiclust.plugins.features.musicnn import Musicnn
+    from musiclust.segments import Framing
 
     long = synth_wav(tmp_path)
     short = tmp_path / "short.wav"
@@ -273,10 +273,10 @@ def test_a_run_and_the_plugin_list_show_it(tmp_path):
 
 
 def test_other_rates_are_resampled_and_silence_is_skipped_with_its_reason(tmp_path):
-    from plugins.features.musicnn import Musicnn
-    from toolkit.audio import AudioSettings
-    from toolkit.data import Clip, Dataset
-    from toolkit.extraction import extract
+    from musiclust.audio import AudioSettings
+    from musiclust.data import Clip, Dataset
+    from musiclust.extraction import extract
+    from musiclust.plugins.features.musicnn import Musicnn
 
     y, sr = sf.read(synth_wav(tmp_path), dtype="float32")
     import librosa

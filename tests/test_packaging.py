@@ -8,9 +8,9 @@ from pathlib import Path
 import yaml
 from packaging.requirements import Requirement
 
-from toolkit.cli import describe as describe_command
-from toolkit.cli import run as run_command
-from toolkit.cli import search as search_command
+from musiclust.cli import describe as describe_command
+from musiclust.cli import run as run_command
+from musiclust.cli import search as search_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,5 +65,5 @@ def test_every_plugin_module_is_an_entry_point():
         if any(
             isinstance(n, ast.FunctionDef) and n.name.startswith("register_") for n in tree.body
         ):
-            with_hooks.add(".".join(path.relative_to(ROOT).with_suffix("").parts))
+            with_hooks.add("musiclust." + ".".join(path.relative_to(ROOT).with_suffix("").parts))
     assert with_hooks == declared

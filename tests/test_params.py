@@ -2,7 +2,7 @@
 
 import pytest
 
-from toolkit.params import Bool, Choice, Float, Int, Str
+from musiclust.params import Bool, Choice, Float, Int, Str
 
 
 def test_int_with_sentinel_parses_numbers_and_the_sentinel():

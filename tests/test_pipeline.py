@@ -15,11 +15,11 @@ from conftest import DEFAULT_AUDIO, DEFAULT_FEATURES, ROOT, SMALL_DEMO
 from helpers import write_styled_folder, write_tone
 from mlflow.tracking import MlflowClient
 
-import toolkit
-from toolkit import pipeline
-from toolkit.errors import DataError
-from toolkit.registry import get_registry
-from toolkit.spec import build_spec
+import musiclust
+from musiclust import pipeline
+from musiclust.errors import DataError
+from musiclust.registry import get_registry
+from musiclust.spec import build_spec
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -81,8 +81,8 @@ def test_demo_run_logs_everything_and_its_model_reproduces_the_assignments(tmp_p
     assert metrics["genre.ami"] == pytest.approx(result.metrics["genre.ami"])
 
     tags = logged.data.tags
-    assert tags["plugin.encoder.pca"] == f"musiclust=={toolkit.__version__}"
-    assert tags[f"plugin.feature.{DEFAULT_AUDIO}"] == f"musiclust=={toolkit.__version__}"
+    assert tags["plugin.encoder.pca"] == f"musiclust=={musiclust.__version__}"
+    assert tags[f"plugin.feature.{DEFAULT_AUDIO}"] == f"musiclust=={musiclust.__version__}"
     assert tags["spec.hash"] == result.spec.hash()
     assert tags["label_informed"] == "false" and tags["collapsed"] in ("true", "false")
     assert "genre.ami" in tags["mlflow.note.content"]
@@ -115,7 +115,7 @@ def test_demo_run_logs_everything_and_its_model_reproduces_the_assignments(tmp_p
 
 
 def test_a_failing_run_ends_failed_with_its_error(with_plugins):
-    from toolkit.errors import PluginError
+    from musiclust.errors import PluginError
 
     # a plugin's own exception is named: which plugin, which error (no "please report it")
     with pytest.raises(PluginError, match="clusterer 'explode' failed: RuntimeError: the explode"):
@@ -290,7 +290,7 @@ def test_lyrics_features_on_data_where_only_some_clips_have_audio(tmp_path):
 
 
 def test_cross_parameter_mistakes_fail_before_any_work():
-    with pytest.raises(toolkit.SpecError, match=r"k_min=8 is above agglomerative\.k_max=4"):
+    with pytest.raises(musiclust.SpecError, match=r"k_min=8 is above agglomerative\.k_max=4"):
         run(sets=["agglomerative.k_min=8 agglomerative.k_max=4"])
     assert mlflow.search_runs(search_all_experiments=True).empty
 
@@ -359,7 +359,7 @@ def test_density_clustering_reports_noise_apart_from_clusters(tmp_path):
     ],
 )
 def test_the_collapse_tag_means_collapse_at_any_k(sizes, collapsed):
-    from toolkit.pipeline import _verdict_tags
+    from musiclust.pipeline import _verdict_tags
 
     metrics = {"n_clusters": float(len(sizes)), "largest_cluster_share": max(sizes) / sum(sizes)}
     notes: list[str] = []

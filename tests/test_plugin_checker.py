@@ -1,11 +1,11 @@
-"""toolkit.testing.check_plugin: every built-in passes; broken plugins are named, not passed."""
+"""musiclust.testing.check_plugin: every built-in passes; broken plugins are named, not passed."""
 
 import numpy as np
 import pytest
 
-from toolkit import AudioFeature, Clusterer, Int, PluginError
-from toolkit.registry import get_registry
-from toolkit.testing import check_plugin
+from musiclust import AudioFeature, Clusterer, Int, PluginError
+from musiclust.registry import get_registry
+from musiclust.testing import check_plugin
 
 FAST = {"epochs": 6, "patience": 3, "batch_size": 16}
 EXTRA = {"cvae": {"condition": "language"}, "vade": {"n_clusters": 2, "pretrain_epochs": 3}}

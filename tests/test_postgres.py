@@ -58,7 +58,7 @@ def test_two_searches_share_one_study_and_tracking_store_on_postgresql(postgres,
 
     storage, store = postgres("optuna"), postgres("mlflow")
     env = {**os.environ, "MLFLOW_TRACKING_URI": store}
-    args = [sys.executable, "-m", "toolkit", "search", "--encoders", "pca"]
+    args = [sys.executable, "-m", "musiclust", "search", "--encoders", "pca"]
     args += ["--clusterers", "kmeans,agglomerative,gmm", "--set", SMALL_DEMO[0]]
     args += ["--storage", storage, "--study", "shared", "--trials", "6", "--resume"]
     logs = [tmp_path / f"worker{i}.log" for i in range(2)]
@@ -102,7 +102,7 @@ def test_an_unreachable_postgresql_fails_in_seconds_and_creates_nothing(tmp_path
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
     url = f"postgresql://me:secret@127.0.0.1:{port}/optuna"
-    musiclust = [sys.executable, "-m", "toolkit"]
+    musiclust = [sys.executable, "-m", "musiclust"]
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     studies = f"sqlite:///{tmp_path / 'optuna.db'}"
     search = [*musiclust, "search", "--trials", "2", "--set", SMALL_DEMO[0], "--storage"]

@@ -12,10 +12,10 @@ import pytest
 from helpers import write_styled_folder
 from mlflow.tracking import MlflowClient
 
-from toolkit import DataError, SpecError, pipeline
-from toolkit.reference import space
-from toolkit.registry import get_registry
-from toolkit.spec import build_spec
+from musiclust import DataError, SpecError, pipeline
+from musiclust.reference import space
+from musiclust.registry import get_registry
+from musiclust.spec import build_spec
 
 WEIGHTS = importlib.util.find_spec("musicnn") is not None
 
@@ -65,7 +65,7 @@ def test_the_reference_can_be_named_and_a_typo_fails_before_work(tmp_path):
     with pytest.raises(SpecError, match="did you mean 'audio_stats'"):
         run(data=str(root), sets=["reference.features=audio_stat"])
     out = subprocess.run(
-        [sys.executable, "-m", "toolkit", "run", "--set", "reference.features=audio_stat"],
+        [sys.executable, "-m", "musiclust", "run", "--set", "reference.features=audio_stat"],
         capture_output=True,
         text=True,
         cwd=tmp_path,

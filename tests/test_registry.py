@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-import toolkit
-from toolkit import hookimpl
-from toolkit.errors import SpecError
-from toolkit.registry import Registry, get_registry
+import musiclust
+from musiclust import hookimpl
+from musiclust.errors import SpecError
+from musiclust.registry import Registry, get_registry
 
 CONTRACT = {
     "source": {"folder", "csv", "demo"},
@@ -27,7 +27,7 @@ def test_builtins_load_through_entry_points_of_the_musiclust_distribution():
         assert names <= set(registry.names(family)), family
         for name in names:
             info = registry.get(family, name)
-            assert (info.dist, info.version) == ("musiclust", toolkit.__version__)
+            assert (info.dist, info.version) == ("musiclust", musiclust.__version__)
     assert registry.problems == []
 
 
@@ -100,7 +100,7 @@ def test_a_plugin_with_an_unknown_hook_is_refused():
 
 def test_plugins_command_lists_everything_with_versions(with_plugins):
     out = subprocess.run(
-        [sys.executable, "-m", "toolkit", "plugins", "--json"],
+        [sys.executable, "-m", "musiclust", "plugins", "--json"],
         capture_output=True,
         text=True,
         check=True,
@@ -115,7 +115,7 @@ def test_plugins_command_lists_everything_with_versions(with_plugins):
     assert {p["plugin"] for p in data["problems"]} >= {"import_error", "clash", "bad_decl"}
 
     text = subprocess.run(
-        [sys.executable, "-m", "toolkit", "plugins"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "musiclust", "plugins"], capture_output=True, text=True, check=True
     ).stdout
     assert "problems (skipped):" in text
     assert "import_error (musiclust-misbehaving 0.0.1): failed to import" in text

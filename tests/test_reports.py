@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from plugins.reports.confusion import crosstab, diagonal
-from plugins.reports.plotting import scatter_figure
-from toolkit.errors import NotComputed
-from toolkit.evaluation import Evaluation, render_reports
-from toolkit.registry import get_registry
+from musiclust.errors import NotComputed
+from musiclust.evaluation import Evaluation, render_reports
+from musiclust.plugins.reports.confusion import crosstab, diagonal
+from musiclust.plugins.reports.plotting import scatter_figure
+from musiclust.registry import get_registry
 
 
 def report(name, **params):
@@ -102,8 +102,8 @@ def test_confusion_counts_match_a_hand_count(evaluation, tmp_path):
 def test_report_html_shows_every_plot_and_the_metrics(tmp_path):
     from helpers import write_styled_folder
 
-    from toolkit import pipeline
-    from toolkit.spec import build_spec
+    from musiclust import pipeline
+    from musiclust.spec import build_spec
 
     root = write_styled_folder(tmp_path / "songs", n_per_style=4, styles=3)
     registry = get_registry()
@@ -143,7 +143,7 @@ def test_report_html_shows_every_plot_and_the_metrics(tmp_path):
 def test_the_cluster_map_samples_large_collections_and_names_songs_by_title():
     from types import SimpleNamespace
 
-    from toolkit import cluster_map
+    from musiclust import cluster_map
 
     n = cluster_map.POINTS + 500
     rng = np.random.default_rng(0)
@@ -164,7 +164,7 @@ def test_the_cluster_map_samples_large_collections_and_names_songs_by_title():
 
 
 def test_umap_is_opt_in_and_works(evaluation, tmp_path):
-    from toolkit.spec import build_spec
+    from musiclust.spec import build_spec
 
     assert "umap" not in [p.name for p in build_spec(get_registry()).reports]
     spec = build_spec(get_registry(), reports="umap,tsne")

@@ -6,9 +6,9 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 from test_clusterers import clusterer
 
-from toolkit import scale
-from toolkit.errors import SpecError
-from toolkit.objectives import Inputs, LabelFree, Stability
+from musiclust import scale
+from musiclust.errors import SpecError
+from musiclust.objectives import Inputs, LabelFree, Stability
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,7 @@ def test_a_quadratic_run_on_a_huge_collection_is_refused_before_any_work(tmp_pat
     args = ["run", "--data", str(table), "--clusterer", "agglomerative"]
     args += ["--set", "agglomerative.linkage=average agglomerative.fit_rows=0"]
     done = subprocess.run(
-        [sys.executable, "-m", "toolkit", *args], capture_output=True, text=True, cwd=tmp_path
+        [sys.executable, "-m", "musiclust", *args], capture_output=True, text=True, cwd=tmp_path
     )
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()

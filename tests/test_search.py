@@ -18,12 +18,12 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
+from musiclust.errors import DataError, MusiclustError, SpecError
+from musiclust.objectives import COLLAPSED, Inputs, get_objective
+from musiclust.registry import get_registry
+from musiclust.search import SearchOptions, refitter, search
+from musiclust.space import SearchSpace
 from tests.conftest import SMALL_DEMO
-from toolkit.errors import DataError, MusiclustError, SpecError
-from toolkit.objectives import COLLAPSED, Inputs, get_objective
-from toolkit.registry import get_registry
-from toolkit.search import SearchOptions, refitter, search
-from toolkit.space import SearchSpace
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
@@ -159,7 +159,7 @@ def test_search_on_demo_logs_trials_as_child_runs_and_registers_the_best(tmp_pat
     assert refit.data.params["encoder.name"] == best.params["encoder"]
     assert registered.tags["objective"] == "label_free"
     model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
-    from toolkit.spec import build_spec, instantiate
+    from musiclust.spec import build_spec, instantiate
 
     registry = get_registry()
     source = build_spec(registry, sets=list(SMALL_DEMO)).source
@@ -168,7 +168,7 @@ def test_search_on_demo_logs_trials_as_child_runs_and_registers_the_best(tmp_pat
     assert (out["cluster"] >= 0).all()
 
     # musiclust compare marks a trial and its re-fit, and filters by kind and pipeline
-    from toolkit.compare import compare
+    from musiclust.compare import compare
 
     table = compare(kinds=["trial", "best"]).table
     marked = table.set_index("id")["method"]
@@ -260,7 +260,7 @@ def test_lyrics_only_data_searches_in_the_tfidf_reference_space(tmp_path: Path):
 def test_a_failing_trial_is_recorded_failed_and_the_search_goes_on(
     with_plugins: Path, tmp_path: Path
 ):
-    from toolkit.search import SearchFailed
+    from musiclust.search import SearchFailed
 
     storage = _storage(tmp_path)
     # no trial completed: the search fails (exit non-zero, parent FAILED) and says why
@@ -434,7 +434,7 @@ def test_label_free_objective_rejects_collapse_and_prefers_real_structure():
 
 
 def test_stability_refits_voting_windows_on_the_drawn_clips_windows():
-    from toolkit.segments import mean_by_group, vote
+    from musiclust.segments import mean_by_group, vote
 
     rng = np.random.default_rng(0)
     n, per = 12, 4  # 12 clips of 4 windows in 3 well-separated groups
@@ -465,7 +465,7 @@ def test_stability_refits_voting_windows_on_the_drawn_clips_windows():
 
 # -- processes: kill and resume, two workers ---------------------------------------------------
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "toolkit.cli", "search", *args]
+    return [sys.executable, "-m", "musiclust.cli", "search", *args]
 
 
 def _wait_for(storage: str, predicate, timeout: float = 240.0) -> list:

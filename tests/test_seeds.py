@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from conftest import SMALL_DEMO
 
-from toolkit.compare import compare
-from toolkit.errors import SpecError
-from toolkit.seeds import MAX_SEEDS, parse_seeds, summarise
+from musiclust.compare import compare
+from musiclust.errors import SpecError
+from musiclust.seeds import MAX_SEEDS, parse_seeds, summarise
 
 
 def test_seeds_are_ranges_and_lists():
@@ -28,7 +28,9 @@ def test_summarise_keeps_what_every_run_logged():
 
 
 def musiclust(*args):
-    return subprocess.run([sys.executable, "-m", "toolkit", *args], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "musiclust", *args], capture_output=True, text=True
+    )
 
 
 def test_run_with_seeds_logs_a_parent_with_mean_and_std_and_compare_shows_one_row(tmp_path):

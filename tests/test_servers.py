@@ -15,7 +15,7 @@ def test_runs_searches_and_models_land_on_a_tracking_server(mlflow_server, tmp_p
 
     uri, store = mlflow_server
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
-    musiclust = [sys.executable, "-m", "toolkit"]
+    musiclust = [sys.executable, "-m", "musiclust"]
     run = subprocess.run(
         [*musiclust, "run", "--set", SMALL_DEMO[0]], env=env, capture_output=True, text=True
     )
@@ -47,7 +47,7 @@ def test_runs_searches_and_models_land_on_a_tracking_server(mlflow_server, tmp_p
     model = mlflow.pyfunc.load_model(f"models:/musiclust-demo/{version.version}")
     import pandas as pd
 
-    from toolkit.registry import get_registry
+    from musiclust.registry import get_registry
 
     demo = get_registry().get("source", "demo").cls(n_per_style=2, duration=2.0).load()
     clip = demo.clips[0]

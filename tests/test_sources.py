@@ -5,8 +5,8 @@ import hashlib
 import pytest
 from helpers import write_tone
 
-from toolkit.errors import DataError
-from toolkit.registry import get_registry
+from musiclust.errors import DataError
+from musiclust.registry import get_registry
 
 
 def source(name, **params):
@@ -167,7 +167,7 @@ def test_demo_is_deterministic_labelled_and_partly_instrumental(tmp_path, monkey
 def test_demo_languages_put_a_label_in_the_lyrics_alone(tmp_path, monkeypatch):
     """demo.languages=N: every song sung in one of N languages drawn apart from its style; the
     audio stays the very same songs."""
-    from plugins.sources.synth import LANGUAGES
+    from musiclust.plugins.sources.synth import LANGUAGES
 
     monkeypatch.setenv("MUSICLUST_CACHE_DIR", str(tmp_path))
     plain = source("demo", n_per_style=6, duration=1.0).load()

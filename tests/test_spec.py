@@ -7,9 +7,9 @@ import pytest
 import yaml
 from conftest import DEFAULT_AUDIO, DEFAULT_FEATURES
 
-from toolkit.errors import DataError, SpecError
-from toolkit.registry import get_registry
-from toolkit.spec import adapt_to_data, build_spec
+from musiclust.errors import DataError, SpecError
+from musiclust.registry import get_registry
+from musiclust.spec import adapt_to_data, build_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,15 +4,19 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Folder -> the package it installs as (pyproject.toml's package-dir).
+PACKAGES = {"toolkit": "musiclust", "plugins": "musiclust.plugins"}
+
+
+def _module(path: Path) -> str:
+    folder, *rest = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join([PACKAGES[folder], *rest]).removesuffix(".__init__")
 
 
 def _imports(root: Path) -> dict[str, set[str]]:
-    """Module -> toolkit/plugins modules it imports, at any depth (lazy imports inside
+    """Module -> musiclust modules it imports, at any depth (lazy imports inside
     functions too), leaving out imports under ``if TYPE_CHECKING:`` (they never run)."""
-    modules = {}
-    for path in sorted((ROOT / root).rglob("*.py")):
-        name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-        modules[name.removesuffix(".__init__")] = path
+    modules = {_module(path): path for path in sorted((ROOT / root).rglob("*.py"))}
     graph: dict[str, set[str]] = {m: set() for m in modules}
     for module, path in modules.items():
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -35,7 +39,7 @@ def _imports(root: Path) -> dict[str, set[str]]:
                     name = name.rsplit(".", 1)[0]
                 if name in modules and name != module:
                     graph[module].add(name)
-                if name.split(".")[0] == "plugins":
+                if name.startswith(("musiclust.plugins", "plugins", "toolkit")):
                     graph[module].add(name)
     return graph
 
@@ -76,16 +80,55 @@ def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_framework_has_no_import_circle():
     graph = _imports(Path("toolkit"))
-    assert "toolkit.search.study" in graph and "toolkit.cli" in graph  # the walk sees them
-    assert "toolkit.logs" in graph["toolkit.search.study"]  # lazy imports are followed
+    assert "musiclust.search.study" in graph and "musiclust.cli" in graph  # the walk sees them
+    assert "musiclust.logs" in graph["musiclust.search.study"]  # lazy imports are followed
     assert _circles(graph) == []
 
 
 def test_the_framework_imports_no_plugin():
     """Built-ins are loaded through entry points, exactly like third-party plugins."""
     graph = _imports(Path("toolkit"))
-    assert {m: sorted(d) for m, d in graph.items() if any(x.startswith("plugins") for x in d)} == {}
+    plugins = ("musiclust.plugins", "plugins")
+    assert {m: sorted(d) for m, d in graph.items() if any(x.startswith(plugins) for x in d)} == {}
+
+
+def test_code_imports_musiclust_never_the_folder_names():
+    """The folders install as ``musiclust`` and ``musiclust.plugins``: an ``import toolkit`` or
+    ``import plugins`` would only work from the repository root."""
+    folders = ("toolkit", "plugins", "tests", "benchmarks", "examples")
+    wrong = {}
+    for folder in folders:
+        for module, found in _imports(Path(folder)).items() if folder in PACKAGES else []:
+            bad = sorted(x for x in found if x.split(".")[0] in PACKAGES)
+            if bad:
+                wrong[module] = bad
+    for path in sorted(p for f in folders[2:] for p in (ROOT / f).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            bad = sorted(n for n in names if n.split(".")[0] in PACKAGES)
+            if bad:
+                wrong[str(path.relative_to(ROOT))] = bad
+    assert wrong == {}
+
+
+def test_every_package_folder_is_installed():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert project["package-dir"] == {v: k for k, v in PACKAGES.items()}
+    folders = sorted(_module(p) for f in PACKAGES for p in (ROOT / f).rglob("__init__.py"))
+    assert sorted(project["packages"]) == folders
 
 
 def test_the_circle_finder_finds_a_circle():
     assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_public_names_load_on_first_use():
+    import musiclust
+
+    assert sorted(musiclust.__all__) == sorted([*musiclust._PUBLIC, "__version__"])
+    for name in musiclust.__all__:
+        assert getattr(musiclust, name) is not None

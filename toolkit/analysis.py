@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import dsp
+import musiclust.dsp as dsp
 
 N_FFT = 2048
 HOP = 512

@@ -1,6 +1,6 @@
 """The Python entry for notebooks, in scikit-learn's shape.
 
-    from toolkit.api import MusicClustering
+    from musiclust import MusicClustering
 
     model = MusicClustering(features="musicnn,tfidf", clusterer="agglomerative",
                             params={"agglomerative.n_clusters": 10})
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from toolkit.errors import MusiclustError
+from musiclust.errors import MusiclustError
 
 
 class MusicClustering:
@@ -63,9 +63,9 @@ class MusicClustering:
 
     def fit(self, data: str | None = None, source: str | None = None) -> MusicClustering:
         """Cluster the songs at ``data`` (a folder, a CSV; None: the demo data)."""
-        from toolkit import pipeline
-        from toolkit.registry import get_registry
-        from toolkit.spec import build_spec
+        from musiclust import pipeline
+        from musiclust.registry import get_registry
+        from musiclust.spec import build_spec
 
         registry = get_registry()
         if data is not None and Path(data).expanduser().exists():
@@ -127,7 +127,7 @@ class MusicClustering:
 
         @contextlib.contextmanager
         def throwaway() -> Any:
-            from toolkit import tracking
+            from musiclust import tracking
 
             before, here = tracking.tracking_uri(), os.getcwd()
             self._scratch = tempfile.TemporaryDirectory(prefix="musiclust-untracked-")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from toolkit.cache import digest
-from toolkit.data import Clip, Dataset, Skip
-from toolkit.evaluation import Evaluation
-from toolkit.spec import Spec
+from musiclust.cache import digest
+from musiclust.data import Clip, Dataset, Skip
+from musiclust.evaluation import Evaluation
+from musiclust.spec import Spec
 
 #: Metrics shown first in summaries (when present).
 HEADLINE = ("n_clusters", "silhouette", "reference.silhouette", "largest_cluster_share")

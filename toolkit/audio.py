@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from toolkit.params import Bool, Float, Int, Str
+from musiclust.params import Bool, Float, Int, Str
 
 AUDIO_PARAMS = (
     Int("sample_rate", 22050, low=4000, high=192000, help="rate every clip is resampled to (Hz)"),
@@ -124,7 +124,7 @@ def decode(path: str | os.PathLike[str], settings: AudioSettings) -> np.ndarray:
     if info.subtype in ("FLOAT", "DOUBLE") and not np.all(np.isfinite(y)):
         raise AudioError("cannot decode: samples are not finite")
     if native != settings.sample_rate:
-        from toolkit.dsp import resample
+        from musiclust.dsp import resample
 
         y = resample(y, native, settings.sample_rate)
 

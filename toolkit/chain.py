@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from toolkit.audio import AudioSettings
-from toolkit.components import (
+from musiclust.audio import AudioSettings
+from musiclust.components import (
     AudioFeature,
     Clusterer,
     Encoder,
@@ -20,10 +20,10 @@ from toolkit.components import (
     FeatureExtractor,
     LyricsFeature,
 )
-from toolkit.errors import PluginError
-from toolkit.extraction import FeatureBlock, extract_audio_rows, stack_rows
-from toolkit.fusion import Fusion
-from toolkit.segments import Framing, mean_by_group, vote
+from musiclust.errors import PluginError
+from musiclust.extraction import FeatureBlock, extract_audio_rows, stack_rows
+from musiclust.fusion import Fusion
+from musiclust.segments import Framing, mean_by_group, vote
 
 
 class Chain:
@@ -87,7 +87,7 @@ class Chain:
     ) -> Callable[[np.ndarray, int], float]:
         """``(labels of what the clusterer sees, K) -> label_free score`` of the clip clusters
         they make, with stability re-fits that take the chain's own way to the clip."""
-        from toolkit.objectives import Inputs, LabelFree, refitter
+        from musiclust.objectives import Inputs, LabelFree, refitter
 
         present = ~np.isnan(reference).any(axis=1)
         R = reference[present]

@@ -10,13 +10,13 @@ from typing import Any
 
 import click
 
-from toolkit import __version__
-from toolkit.console import print_run, print_search
-from toolkit.errors import MusiclustError, SpecError, Terminated, stop_on_sigterm
-from toolkit.logs import VERBOSE as _VERBOSE
-from toolkit.logs import configure_logging
-from toolkit.registry import get_registry
-from toolkit.spec import DEFAULT_CLUSTERER
+from musiclust import __version__
+from musiclust.console import print_run, print_search
+from musiclust.errors import MusiclustError, SpecError, Terminated, stop_on_sigterm
+from musiclust.logs import VERBOSE as _VERBOSE
+from musiclust.logs import configure_logging
+from musiclust.registry import get_registry
+from musiclust.spec import DEFAULT_CLUSTERER
 
 log = logging.getLogger("musiclust")
 
@@ -147,7 +147,7 @@ def run(
       musiclust run --data songs.csv --features tfidf --encoder pca
       musiclust run --seeds 0-4
     """
-    from toolkit.spec import build_spec
+    from musiclust.spec import build_spec
 
     if _given(seeds) is not None and _given(seed) is not None:
         raise SpecError("give --seed or --seeds, not both")
@@ -166,7 +166,7 @@ def run(
         seed=_parse_seed(_given(seed)),
     )
     if dry_run:
-        from toolkit.spec import adapt_to_data, instantiate
+        from musiclust.spec import adapt_to_data, instantiate
 
         dataset = instantiate(registry, "source", spec.source, spec.seed).load()
         notes = adapt_to_data(spec, registry, dataset.has_audio, dataset.has_lyrics)
@@ -179,11 +179,11 @@ def run(
     if experiment and os.environ.get("MLFLOW_RUN_ID"):
         log.warning("--experiment is ignored under `mlflow run`: use mlflow run --experiment-name")
 
-    from toolkit import pipeline, tracking
+    from musiclust import pipeline, tracking
 
     if _given(seeds) is not None:
-        from toolkit.console import print_seeds
-        from toolkit.seeds import parse_seeds, run_seeds
+        from musiclust.console import print_seeds
+        from musiclust.seeds import parse_seeds, run_seeds
 
         group = run_seeds(
             spec, parse_seeds(seeds), registry, experiment=experiment, log_model=not no_model
@@ -347,9 +347,9 @@ def search(
           --clusterers kmeans,agglomerative,gmm --trials 40
       musiclust search --data ~/gtzan/genres_original --trials 40 --resume
     """
-    from toolkit import tracking
-    from toolkit.search import SearchOptions
-    from toolkit.search import search as run_search
+    from musiclust import tracking
+    from musiclust.search import SearchOptions
+    from musiclust.search import search as run_search
 
     options = SearchOptions(
         data=_given(data),
@@ -373,7 +373,7 @@ def search(
         confirm=_positive(confirm, "--confirm", 3, least=0),
     )
     if dry_run:
-        from toolkit.search import prepare
+        from musiclust.search import prepare
 
         dataset, space = prepare(get_registry(), options)
         click.echo(f"# {len(dataset.clips)} clips; nothing was run (--dry-run)")
@@ -423,7 +423,7 @@ def features(
       musiclust features --data ~/gtzan/genres_original --features mfcc_stats,mel --out gtzan
       python -c "import numpy as np; f = np.load('gtzan.npz'); print(f['mfcc_stats'].shape)"
     """
-    from toolkit.export import export_features
+    from musiclust.export import export_features
 
     result = export_features(
         get_registry(),
@@ -485,7 +485,7 @@ def describe(
       musiclust describe --data ~/gtzan/genres_original
       musiclust describe --data songs.csv --k 7
     """
-    from toolkit.describe import describe as run_describe
+    from musiclust.describe import describe as run_describe
 
     window_value = None
     if _given(window) is not None:
@@ -545,7 +545,7 @@ def compare(
     """Print an experiment's finished runs as a table (--out: also as CSV and markdown)."""
     from pathlib import Path
 
-    from toolkit.compare import compare as run_compare
+    from musiclust.compare import compare as run_compare
 
     out, kinds = _given(out), _given(kind)
     result = run_compare(
@@ -576,7 +576,7 @@ def plugins(names: tuple[str, ...], brief: bool, as_json: bool) -> None:
       musiclust plugins clusterers      one family
       musiclust plugins kmeans segments one plugin, one settings section
     """
-    from toolkit.console import print_plugins
+    from musiclust.console import print_plugins
 
     print_plugins(get_registry(), names, brief, as_json)
 

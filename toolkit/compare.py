@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from toolkit.errors import MusiclustError, did_you_mean
+from musiclust.errors import MusiclustError, did_you_mean
 
 INTERNAL = [
     ("silhouette", "silhouette"),
@@ -45,7 +45,7 @@ def compare(
     method (``pca + kmeans [musicnn]``) holds that text."""
     import mlflow
 
-    from toolkit import tracking
+    from musiclust import tracking
 
     if not mlflow.is_tracking_uri_set():
         mlflow.set_tracking_uri(tracking.tracking_uri())

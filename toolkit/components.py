@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from toolkit.errors import SpecError, did_you_mean
-from toolkit.params import Choice, Float, Int, Param
+from musiclust.errors import SpecError, did_you_mean
+from musiclust.params import Choice, Float, Int, Param
 
 if TYPE_CHECKING:
-    from toolkit.analysis import AudioAnalysis
-    from toolkit.data import Dataset
-    from toolkit.evaluation import Evaluation
+    from musiclust.analysis import AudioAnalysis
+    from musiclust.data import Dataset
+    from musiclust.evaluation import Evaluation
 
 
 class Component:
@@ -185,7 +185,7 @@ class FrameFeature(AudioFeature):
         raise NotImplementedError
 
     def extract(self, audio: AudioAnalysis) -> np.ndarray:
-        from toolkit.analysis import fit_frames
+        from musiclust.analysis import fit_frames
 
         fitted, _ = fit_frames(self.frames_of(audio), self.frames, self.fit)
         return fitted
@@ -326,7 +326,7 @@ class Clusterer(Component):
 
     def check_rows(self, n: int) -> None:
         """Refuse, before any work, ``n`` rows this clusterer cannot fit on this machine (a
-        quadratic one's memory): raise :class:`~toolkit.errors.SpecError` naming the limit and
+        quadratic one's memory): raise :class:`~musiclust.errors.SpecError` naming the limit and
         the alternative. The default accepts any size."""
 
     def fit_predict(self, Z: np.ndarray) -> np.ndarray:
@@ -371,7 +371,7 @@ class Metric(Component):
 class Report(Component):
     """Writes files (plots, tables) about a run into ``out_dir``; returns their paths.
 
-    A report that does not apply to a run raises ``toolkit.errors.NotComputed(reason)``.
+    A report that does not apply to a run raises ``musiclust.errors.NotComputed(reason)``.
     """
 
     family = "report"

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from toolkit.errors import SpecError
-from toolkit.registry import PLURAL
+from musiclust.errors import SpecError
+from musiclust.registry import PLURAL
 
 
 def print_run(result: Any, uri: str) -> None:
@@ -135,7 +135,7 @@ def info_dict(info: Any) -> dict[str, Any]:
 
 def print_plugins(registry: Any, names: tuple[str, ...], brief: bool, as_json: bool) -> None:
     """``musiclust plugins``: every plugin (or those NAMES ask for), its parameters, problems."""
-    from toolkit.spec import SETTINGS
+    from musiclust.spec import SETTINGS
 
     families, wanted, sections = _plugin_filter(registry, names, SETTINGS)
     if as_json:
@@ -192,7 +192,7 @@ def _plugin_filter(
     registry: Any, names: tuple[str, ...], settings: dict[str, Any]
 ) -> tuple[set[str], set[str], set[str]]:
     """(families, plugin names, settings sections) the NAMES ask for; all when none."""
-    from toolkit.errors import did_you_mean
+    from musiclust.errors import did_you_mean
 
     if not names:
         return set(PLURAL), set(), set(settings)

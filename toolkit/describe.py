@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import __version__
-from toolkit.registry import Registry
+from musiclust import __version__
+from musiclust.registry import Registry
 
 #: Lyrics whose TF-IDF cosine similarity reaches this are near-duplicates.
 NEAR_DUPLICATE = 0.9
@@ -70,9 +70,9 @@ def describe(
     decoding: duplicates, silent and undecodable files are then not looked for)."""
     import pandas as pd
 
-    from toolkit import tracking
-    from toolkit.audio import AudioSettings
-    from toolkit.spec import build_spec, instantiate
+    from musiclust import tracking
+    from musiclust.audio import AudioSettings
+    from musiclust.spec import build_spec, instantiate
 
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -237,7 +237,7 @@ def _hash(path: Path) -> str | None:
 
 
 def _decode_problem(path: Any, settings: Any) -> str | None:
-    from toolkit.audio import AudioError, decode
+    from musiclust.audio import AudioError, decode
 
     try:
         decode(path, settings)
@@ -293,7 +293,7 @@ def _same_id_in_two_labels(clips: list, labels: dict[str, list]) -> list[Finding
 
 
 def _lyrics(clips: list, labels: dict[str, list], progress: bool) -> dict[str, Any]:
-    from toolkit.text import guess_language, scripts, tokenize
+    from musiclust.text import guess_language, scripts, tokenize
 
     texts = {c.id: c.lyrics for c in clips if c.lyrics is not None}
     findings: list[Finding] = []
@@ -383,7 +383,7 @@ def _top_terms(docs: dict[str, list[str]]) -> dict[str, list[str]]:
     """The terms most particular to each label (TF-IDF over one document per label)."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
-    from toolkit.text import STOPWORDS
+    from musiclust.text import STOPWORDS
 
     # function words and numbers say nothing of a label; they used to top the lists
     stop = set(ENGLISH_STOP_WORDS).union(*(words.split() for words in STOPWORDS.values()))
@@ -502,7 +502,7 @@ def _plots(out: Path, counts: dict, headers: Any, lyrics: dict) -> list[Path]:
 def _html(
     path: Path, name: str, metrics: dict, tables: dict, plots: list[Path], findings: list[Finding]
 ) -> None:
-    from toolkit.html_report import STYLE, figure
+    from musiclust.html_report import STYLE, figure
 
     e = html.escape
     parts = [

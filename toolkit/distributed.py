@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
 
-from toolkit.errors import MusiclustError, SpecError
+from musiclust.errors import MusiclustError, SpecError
 
 log = logging.getLogger("musiclust")
 

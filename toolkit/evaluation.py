@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from toolkit.components import Clusterer, Encoder, Metric, Report
-from toolkit.errors import NotComputed, PluginError
+from musiclust.components import Clusterer, Encoder, Metric, Report
+from musiclust.errors import NotComputed, PluginError
 
 log = logging.getLogger("musiclust")
 
@@ -25,7 +25,7 @@ log = logging.getLogger("musiclust")
 class Evaluation:
     """A fitted run seen from the outside: latent, clusters, labels and the reference space.
 
-    ``reference`` is the data set's fixed yardstick (:mod:`toolkit.reference`: standardised
+    ``reference`` is the data set's fixed yardstick (:mod:`musiclust.reference`: standardised
     ``audio_stats`` over 2 s texture windows beside ``musicnn`` where installed, or ``tfidf``
     for data without audio), with NaN rows where a clip has none, so runs with different
     features are scored in the same space; ``reference_name`` names its features (``a+b``)."""

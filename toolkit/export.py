@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit.errors import SpecError
-from toolkit.registry import Registry
+from musiclust.errors import SpecError
+from musiclust.registry import Registry
 
 
 @dataclass
@@ -45,11 +45,11 @@ def export_features(
 ) -> Exported:
     import pandas as pd
 
-    from toolkit.audio import AudioSettings
-    from toolkit.cache import FeatureCache
-    from toolkit.extraction import extract
-    from toolkit.segments import Framing
-    from toolkit.spec import adapt_to_data, build_spec, instantiate
+    from musiclust.audio import AudioSettings
+    from musiclust.cache import FeatureCache
+    from musiclust.extraction import extract
+    from musiclust.segments import Framing
+    from musiclust.spec import adapt_to_data, build_spec, instantiate
 
     out = Path(out).expanduser()
     if out.suffix.lower() != ".npz":

@@ -26,14 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from toolkit.analysis import AudioAnalysis, segment_bounds
-from toolkit.audio import AudioError, AudioSettings, decode
-from toolkit.cache import FeatureCache, digest, file_identity
-from toolkit.components import AudioFeature, FeatureExtractor, LyricsFeature
-from toolkit.data import Dataset, Skip
-from toolkit.errors import DataError, MusiclustError, PluginError
-from toolkit.reference import space
-from toolkit.segments import Framing, mean_by_group
+from musiclust.analysis import AudioAnalysis, segment_bounds
+from musiclust.audio import AudioError, AudioSettings, decode
+from musiclust.cache import FeatureCache, digest, file_identity
+from musiclust.components import AudioFeature, FeatureExtractor, LyricsFeature
+from musiclust.data import Dataset, Skip
+from musiclust.errors import DataError, MusiclustError, PluginError
+from musiclust.reference import space
+from musiclust.segments import Framing, mean_by_group
 
 log = logging.getLogger("musiclust")
 
@@ -62,7 +62,7 @@ class Extraction:
     stats: dict[str, float] = field(default_factory=dict)
 
     def reference_space(self) -> np.ndarray | None:
-        """The reference blocks as one space (:func:`toolkit.reference.space`), or None."""
+        """The reference blocks as one space (:func:`musiclust.reference.space`), or None."""
         if not self.references:
             return None
         return space([(b.values, b.mask) for b in self.references.values()])
@@ -238,7 +238,7 @@ def _run_tasks(
     """Yield (task, {feature: array} or a skip reason): in task order here, as they finish
     on a Dask cluster when ``scheduler`` names one."""
     if scheduler and tasks:
-        from toolkit.distributed import run_on_dask
+        from musiclust.distributed import run_on_dask
 
         bar = _progress(len(tasks), progress)
         try:

@@ -40,8 +40,8 @@ import functools
 
 import numpy as np
 
-from toolkit.components import EncoderInput
-from toolkit.params import Choice
+from musiclust.components import EncoderInput
+from musiclust.params import Choice
 
 BALANCES = ("auto", "mfa", "variance")
 #: fewer rows or columns than this: no bulk to estimate the noise from, the block is kept

@@ -2,7 +2,7 @@
 
 Each hook receives a ``register`` callback; call it once per component class::
 
-    from toolkit import hookimpl
+    from musiclust import hookimpl
 
     @hookimpl
     def register_clusterers(register):
@@ -25,32 +25,32 @@ Register = Callable[[type], None]
 
 @hookspec
 def register_sources(register: Register) -> None:
-    """Register data sources (subclasses of ``toolkit.Source``)."""
+    """Register data sources (subclasses of ``musiclust.Source``)."""
 
 
 @hookspec
 def register_features(register: Register) -> None:
-    """Register feature extractors (``toolkit.AudioFeature`` or ``toolkit.LyricsFeature``)."""
+    """Register feature extractors (``musiclust.AudioFeature`` or ``musiclust.LyricsFeature``)."""
 
 
 @hookspec
 def register_encoders(register: Register) -> None:
-    """Register encoders (subclasses of ``toolkit.Encoder``)."""
+    """Register encoders (subclasses of ``musiclust.Encoder``)."""
 
 
 @hookspec
 def register_clusterers(register: Register) -> None:
-    """Register clusterers (subclasses of ``toolkit.Clusterer``)."""
+    """Register clusterers (subclasses of ``musiclust.Clusterer``)."""
 
 
 @hookspec
 def register_metrics(register: Register) -> None:
-    """Register metrics (subclasses of ``toolkit.Metric``)."""
+    """Register metrics (subclasses of ``musiclust.Metric``)."""
 
 
 @hookspec
 def register_reports(register: Register) -> None:
-    """Register reports: plots and tables (subclasses of ``toolkit.Report``)."""
+    """Register reports: plots and tables (subclasses of ``musiclust.Report``)."""
 
 
 #: hook name -> family name

@@ -11,7 +11,7 @@ import base64
 import html
 from pathlib import Path
 
-from toolkit.spec import Spec
+from musiclust.spec import Spec
 
 INTERNAL = ("silhouette", "calinski_harabasz", "davies_bouldin")
 EXTERNAL = ("ami", "ari", "nmi", "v_measure", "homogeneity", "completeness", "purity", "accuracy")

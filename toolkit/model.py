@@ -1,8 +1,8 @@
 """The fitted chain as an MLflow pyfunc model: rows of (audio path, lyrics) in, cluster ids out.
 
-The model carries its code (``toolkit``, ``plugins`` and the packages of any third-party plugin
-it uses, through ``code_paths``) and pinned pip requirements, so ``mlflow models predict`` works
-on new files without this project being installed.
+The model carries its code (``musiclust`` with its built-in plugins, and the packages of any
+third-party plugin it uses, through ``code_paths``) and pinned pip requirements, so
+``mlflow models predict`` works on new files without this project being installed.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any
 import mlflow.pyfunc
 import pandas as pd
 
-from toolkit.chain import Chain
-from toolkit.data import clean_lyrics
+from musiclust.chain import Chain
+from musiclust.data import clean_lyrics
 
 BASE_REQUIREMENTS = (
     "mlflow",
@@ -97,7 +97,7 @@ def log_model(chain: Chain, name: str = "model") -> str:
             name=name,
             python_model=ClusterModel(),
             artifacts={"chain": str(path)},
-            code_paths=_copy_sources(code_paths(chain), Path(tmp) / "code"),
+            code_paths=_copy_packages(_tops(_components(chain)), Path(tmp) / "code"),
             signature=signature,
             pip_requirements=requirements(chain),
         )
@@ -106,19 +106,18 @@ def log_model(chain: Chain, name: str = "model") -> str:
 
 def log_torch(module: Any, name: str = "encoder") -> str:
     """Log the encoder's torch model with ``mlflow.pytorch`` in the pickle format, which keeps
-    its class (MLflow 3's default ``pt2`` loads back without the class's methods)."""
+    its class (MLflow 3's default ``pt2`` loads back without the class's methods). The model
+    carries the package its class comes from, a third-party plugin's included."""
     import mlflow.pytorch
-    import torch
 
     with tempfile.TemporaryDirectory() as tmp, _quiet_mlflow():
         info = mlflow.pytorch.log_model(
             module,
             name=name,
             serialization_format="pickle",
-            code_paths=_copy_sources(
-                [str(Path(importlib.import_module("plugins").__path__[0]))], Path(tmp) / "code"
-            ),
-            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+            code_paths=_copy_packages(_tops([module]), Path(tmp) / "code"),
+            # importing musiclust (the class's parent package) needs numpy and pluggy
+            pip_requirements=_pinned(["torch", "numpy", "pluggy"]),
         )
     return info.model_uri
 
@@ -145,29 +144,41 @@ def _components(chain: Chain) -> list[Any]:
     return [*chain.features, chain.encoder, chain.clusterer]
 
 
-def code_paths(chain: Chain) -> list[str]:
-    """Source folders (or files) of toolkit, plugins and every plugin package the chain uses."""
-    tops = {"toolkit", "plugins"} | {type(c).__module__.split(".")[0] for c in _components(chain)}
-    paths = []
-    for top in sorted(tops):
+def _tops(objects: list[Any]) -> list[str]:
+    """musiclust and the top-level package of every object's class."""
+    return sorted({"musiclust"} | {type(o).__module__.split(".")[0] for o in objects})
+
+
+def _copy_packages(tops: list[str], into: Path) -> list[str]:
+    """Each top-level package copied into ``into/<name>`` without bytecode caches, as the
+    model's code paths. A subpackage installed from a folder of its own (``musiclust.plugins``
+    is the repository's ``plugins/``, see pyproject.toml) is copied into its place."""
+    into.mkdir(parents=True, exist_ok=True)
+    out = []
+    for top in tops:
         module = importlib.import_module(top)
         locations = list(getattr(module, "__path__", []))
-        paths.append(locations[0] if locations else module.__file__)
-    return [str(p) for p in paths if p]
-
-
-def _copy_sources(paths: list[str], into: Path) -> list[str]:
-    """Copies of the source folders without bytecode caches (what the model should carry)."""
-    out = []
-    for path in map(Path, paths):
-        target = into / path.name
-        if path.is_dir():
-            shutil.copytree(path, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
-        out.append(str(target))
+        if not locations:  # a single-module plugin
+            target = into / Path(str(module.__file__)).name
+            shutil.copy2(str(module.__file__), target)
+            out.append(str(target))
+            continue
+        _copy_tree(Path(locations[0]), into / top)
+        for name in _SEPARATE.get(top, ()):
+            sub = Path(importlib.import_module(f"{top}.{name}").__path__[0])
+            if sub != Path(locations[0]) / name:
+                _copy_tree(sub, into / top / name)
+        out.append(str(into / top))
     return out
+
+
+#: Subpackages that pyproject.toml maps to folders outside their parent's.
+_SEPARATE = {"musiclust": ("plugins",)}
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
 
 
 def requirements(chain: Chain) -> list[str]:
@@ -175,6 +186,11 @@ def requirements(chain: Chain) -> list[str]:
     names = list(BASE_REQUIREMENTS)
     for component in _components(chain):
         names.extend(n for n in component.requirements if n not in names)
+    return _pinned(names)
+
+
+def _pinned(names: list[str]) -> list[str]:
+    """Each installed distribution at its installed version (unpinned when not installed)."""
     out = []
     for name in names:
         try:

@@ -1,7 +1,7 @@
 """What a search maximises: one number per trial, on one yardstick for every trial.
 
 Label-free objectives never see labels, nor their number. They score a clustering in the data
-set's fixed *reference space* (:mod:`toolkit.reference`: the ``audio_stats`` of the clips over
+set's fixed *reference space* (:mod:`musiclust.reference`: the ``audio_stats`` of the clips over
 2 s texture windows beside the pretrained ``musicnn`` embedding where its weights are installed,
 ``tfidf`` without audio), never in the trial's own latent space, so a latent that collapsed or
 was stretched to look clustered cannot grade itself. ``benchmarks/results/objectives.md``
@@ -11,7 +11,7 @@ Every objective returns the value and its parts (logged as ``objective.<part>`` 
 run), and a degenerate clustering (one cluster, or the largest holding more than half of the
 clips, or fewer than 2 active latent units) scores :data:`COLLAPSED`, below any real
 clustering. That guard is stricter than a run's ``collapsed=true`` tag at K = 2-4
-(:func:`toolkit.pipeline.collapse_limit`): while ranking, a giant cluster beside slivers is the
+(:func:`musiclust.pipeline.collapse_limit`): while ranking, a giant cluster beside slivers is the
 trap a collapsed latent falls into.
 
 ``reference_gap`` (part of the default): the silhouette of the clusters in the reference space
@@ -42,8 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from toolkit.errors import DataError, SpecError, did_you_mean
-from toolkit.segments import vote
+from musiclust.errors import DataError, SpecError, did_you_mean
+from musiclust.segments import vote
 
 #: The score of a collapsed or undefined clustering (all real scores are above it).
 COLLAPSED = -1.0
@@ -98,8 +98,8 @@ class Objective:
     # -- parts shared by the label-free objectives ------------------------------------------
     def reference_gap(self, x: Inputs) -> tuple[float, float]:
         """(gap, silhouette) in the reference space (on a stratified sample beyond
-        :data:`toolkit.scale.SAMPLE_ROWS` clips)."""
-        from toolkit import scale
+        :data:`musiclust.scale.SAMPLE_ROWS` clips)."""
+        from musiclust import scale
 
         if x.reference is None or x.reference_rows is None:
             raise SpecError(
@@ -140,7 +140,7 @@ class Objective:
 
         if x.refit is None:
             raise SpecError(f"objective '{self.name}' needs a clusterer it can re-fit")
-        from toolkit.scale import STABILITY_ROWS
+        from musiclust.scale import STABILITY_ROWS
 
         n = len(x.clusters)
         # beyond STABILITY_ROWS clips the draws come from a fixed seeded subset of that size:

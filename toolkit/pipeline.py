@@ -19,18 +19,18 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import __version__, artifacts, cluster_map, scale, tracking
-from toolkit.audio import AudioSettings
-from toolkit.cache import FeatureCache
-from toolkit.chain import Chain
-from toolkit.data import Skip
-from toolkit.errors import DataError, MusiclustError, PluginError, check_stop, did_you_mean
-from toolkit.evaluation import Evaluation, compute_metrics, render_reports
-from toolkit.extraction import extract
-from toolkit.html_report import write_html
-from toolkit.registry import Registry, get_registry
-from toolkit.segments import Framing
-from toolkit.spec import Spec, adapt_to_data, instantiate
+from musiclust import __version__, artifacts, cluster_map, scale, tracking
+from musiclust.audio import AudioSettings
+from musiclust.cache import FeatureCache
+from musiclust.chain import Chain
+from musiclust.data import Skip
+from musiclust.errors import DataError, MusiclustError, PluginError, check_stop, did_you_mean
+from musiclust.evaluation import Evaluation, compute_metrics, render_reports
+from musiclust.extraction import extract
+from musiclust.html_report import write_html
+from musiclust.registry import Registry, get_registry
+from musiclust.segments import Framing
+from musiclust.spec import Spec, adapt_to_data, instantiate
 
 log = logging.getLogger("musiclust")
 
@@ -235,12 +235,12 @@ def run(
             tracking.log_artifacts(out)
         model_uri = None
         if log_model:
-            from toolkit.model import log_model as log_pyfunc
+            from musiclust.model import log_model as log_pyfunc
 
             model_uri = log_pyfunc(chain)
             module = getattr(chain.encoder, "torch_module", lambda: None)()
             if module is not None:
-                from toolkit.model import log_torch
+                from musiclust.model import log_torch
 
                 log_torch(module)
 
@@ -290,7 +290,7 @@ def _label_informed(encoder: str, columns: list[str], notes: list[str]) -> dict[
 
 def reference_features(registry: Registry, spec: Spec, features: list[Any]) -> list[Any]:
     """The features of the yardstick every run of this data set is also scored in
-    (:mod:`toolkit.reference`), each shared with the run's own when it is the very same."""
+    (:mod:`musiclust.reference`), each shared with the run's own when it is the very same."""
     names = [n for n in spec.reference["features"].split(",") if n]
     if not names:
         log.warning("no reference feature is installed: reference metrics are skipped")

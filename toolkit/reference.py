@@ -1,7 +1,7 @@
 """The reference space: one fixed yardstick per data set, whatever features a run uses.
 
 Every run is also scored in it (the ``reference.*`` metrics), and a search's label-free
-objective scores every trial in it (:mod:`toolkit.objectives`), so a latent that collapsed or
+objective scores every trial in it (:mod:`musiclust.objectives`), so a latent that collapsed or
 was stretched to look clustered cannot grade itself. ``--set reference.features=a,b`` names its
 features; ``auto`` (the default) takes, for audio, the hand-crafted ``audio_stats`` and, when
 the musicnn weights are installed, the pretrained ``musicnn`` embedding; for lyrics-only data,
@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolkit.errors import DataError, SpecError, did_you_mean
-from toolkit.fusion import standardise
-from toolkit.params import Str
-from toolkit.registry import Registry
+from musiclust.errors import DataError, SpecError, did_you_mean
+from musiclust.fusion import standardise
+from musiclust.params import Str
+from musiclust.registry import Registry
 
 REFERENCE_PARAMS = (
     Str(

@@ -21,8 +21,8 @@ from typing import Any
 
 import pluggy
 
-from toolkit import hookspecs
-from toolkit.components import (
+from musiclust import hookspecs
+from musiclust.components import (
     FAMILY_BASES,
     REQUIRED_METHODS,
     AudioFeature,
@@ -31,8 +31,8 @@ from toolkit.components import (
     FrameFeature,
     LyricsFeature,
 )
-from toolkit.errors import SpecError, did_you_mean
-from toolkit.params import Param
+from musiclust.errors import SpecError, did_you_mean
+from musiclust.params import Param
 
 log = logging.getLogger("musiclust")
 
@@ -253,7 +253,7 @@ def contract_problems(family: str, cls: Any) -> list[str]:
         elif issubclass(cls, LyricsFeature):
             required.append("transform")
         else:
-            out.append("a feature must subclass toolkit.AudioFeature or toolkit.LyricsFeature")
+            out.append("a feature must subclass musiclust.AudioFeature or musiclust.LyricsFeature")
         if cls.scaling not in ("columns", "block"):
             out.append(f"scaling must be 'columns' or 'block', not {cls.scaling!r}")
         if cls.output not in ("vector", "matrix"):
@@ -275,11 +275,11 @@ def contract_problems(family: str, cls: Any) -> list[str]:
 def _param_problems(cls: type[Component], base: type[Component]) -> list[str]:
     own = cls.__dict__.get("params", ())
     if not isinstance(own, tuple | list):
-        return ["params must be a tuple of toolkit.Param"]
+        return ["params must be a tuple of musiclust.Param"]
     out = []
     names = [p.name for p in own if isinstance(p, Param)]
     if len(names) != len(own):
-        out.append("params must hold toolkit.Param declarations (use Int, Float, Choice, ...)")
+        out.append("params must hold musiclust.Param declarations (use Int, Float, Choice, ...)")
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
         out.append(f"parameter declared twice: {', '.join(sorted(dupes))}")

@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from toolkit.errors import SpecError
+from musiclust.errors import SpecError
 
 #: Silhouettes beyond this many rows are computed on a stratified sample of this size (on
 #: 6,000 blob rows the sampled value was within 0.01 of the full one: tests/test_scale.py).

@@ -17,10 +17,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from toolkit.errors import SpecError
-from toolkit.pipeline import RunHooks, RunResult, run
-from toolkit.registry import Registry
-from toolkit.spec import Spec
+from musiclust.errors import SpecError
+from musiclust.pipeline import RunHooks, RunResult, run
+from musiclust.registry import Registry
+from musiclust.spec import Spec
 
 #: Most seeds one command runs (a typo such as 0-1000 would otherwise start 1,001 runs).
 MAX_SEEDS = 100
@@ -73,7 +73,7 @@ def run_seeds(
     """Run ``spec`` once per seed under one parent run; log mean and std on the parent."""
     import mlflow
 
-    from toolkit import tracking
+    from musiclust import tracking
 
     name = f"{spec.encoder.name}+{spec.clusterer.name} x{len(seeds)} seeds"
     experiment = experiment or _experiment(spec, registry)
@@ -126,8 +126,8 @@ def summarise(metrics: list[dict[str, float]]) -> tuple[dict[str, float], dict[s
 
 def _experiment(spec: Spec, registry: Registry | None) -> str:
     """The experiment a plain run of this spec would go to (named after the data)."""
-    from toolkit.registry import get_registry
-    from toolkit.spec import instantiate
+    from musiclust.registry import get_registry
+    from musiclust.spec import instantiate
 
     source = instantiate(registry or get_registry(), "source", spec.source, spec.seed)
     return source.experiment_name()

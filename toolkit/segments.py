@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from toolkit.params import Choice, Float
+from musiclust.params import Choice, Float
 
 #: The window lengths a search tries (none: whole clips), unless ``segments.length`` is set.
 SEARCHED_LENGTHS = (None, 2.0, 3.0)

@@ -10,7 +10,7 @@ it only rescales the whole input: inert for scale-free steps, a twin of the scal
 others such as DBSCAN's ``eps``, and a useless dimension for the sampler's model either way).
 
 On audio data the framing is searched too: ``segments.length`` among whole clips, 2 s and 3 s
-windows (:data:`toolkit.segments.SEARCHED_LENGTHS`) for trials whose audio features are vectors
+windows (:data:`musiclust.segments.SEARCHED_LENGTHS`) for trials whose audio features are vectors
 (2-D features keep their own window, ``auto``), and ``segments.back`` whenever the trial cuts
 windows. ``--set segments.length=...`` or ``--set segments.back=...`` fixes them.
 
@@ -27,12 +27,12 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolkit.cache import digest
-from toolkit.errors import DataError, SpecError, did_you_mean
-from toolkit.params import Param
-from toolkit.registry import Registry
-from toolkit.segments import SEARCHED_LENGTHS, SEGMENT_PARAMS
-from toolkit.spec import SETTINGS, adapt_to_data, build_spec, set_items
+from musiclust.cache import digest
+from musiclust.errors import DataError, SpecError, did_you_mean
+from musiclust.params import Param
+from musiclust.registry import Registry
+from musiclust.segments import SEARCHED_LENGTHS, SEGMENT_PARAMS
+from musiclust.spec import SETTINGS, adapt_to_data, build_spec, set_items
 
 MAX_FEATURES = 3
 _SEGMENTS = {p.name: p for p in SEGMENT_PARAMS}
@@ -368,7 +368,7 @@ def applying(sets: list[str], chosen: set[str], searched: set[str]) -> list[str]
 
 
 def _defaults(registry: Registry, encoder: str) -> list[str]:
-    from toolkit.spec import usable_alternatives
+    from musiclust.spec import usable_alternatives
 
     slots = registry.get("encoder", encoder).cls.default_features
     return [n for slot in slots for n in usable_alternatives(registry, slot)[:1]]

@@ -28,16 +28,16 @@ from typing import Any
 
 import yaml
 
-from toolkit import reference
-from toolkit.analysis import HOP
-from toolkit.audio import AUDIO_PARAMS
-from toolkit.cache import digest
-from toolkit.components import Component, Encoder, FeatureExtractor, Source
-from toolkit.errors import DataError, SpecError, did_you_mean
-from toolkit.fusion import FUSION_PARAMS
-from toolkit.params import Param
-from toolkit.registry import Registry
-from toolkit.segments import SEGMENT_PARAMS
+from musiclust import reference
+from musiclust.analysis import HOP
+from musiclust.audio import AUDIO_PARAMS
+from musiclust.cache import digest
+from musiclust.components import Component, Encoder, FeatureExtractor, Source
+from musiclust.errors import DataError, SpecError, did_you_mean
+from musiclust.fusion import FUSION_PARAMS
+from musiclust.params import Param
+from musiclust.registry import Registry
+from musiclust.segments import SEGMENT_PARAMS
 
 DEFAULT_ENCODER = "pca"
 #: Ward's agglomerative clustering, K by the search's label-free rule: on the dev clips with

@@ -1,7 +1,7 @@
 """``check_plugin``: does a plugin class keep its family's contract? (scikit-learn's
 ``check_estimator``, for musiclust plugins.)
 
-    from toolkit.testing import check_plugin
+    from musiclust.testing import check_plugin
     check_plugin(MyFeature)                       # raises PluginError listing every failure
     check_plugin(MyEncoder, epochs=3)             # parameters for a quick check
 
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from toolkit.components import (
+from musiclust.components import (
     AudioFeature,
     Clusterer,
     Component,
@@ -36,7 +36,7 @@ from toolkit.components import (
     Report,
     Source,
 )
-from toolkit.errors import NotComputed, PluginError
+from musiclust.errors import NotComputed, PluginError
 
 SAMPLE_RATE = 22050
 
@@ -44,7 +44,7 @@ SAMPLE_RATE = 22050
 def check_plugin(cls: type[Component], **params: Any) -> list[str]:
     """Run every check that applies to ``cls`` (with ``params`` for construction); return the
     names of the checks passed, or raise :class:`PluginError` listing every failure."""
-    from toolkit.registry import contract_problems
+    from musiclust.registry import contract_problems
 
     family = getattr(cls, "family", "")
     failures = [f"declaration: {p}" for p in contract_problems(family, cls)] if family else []
@@ -117,7 +117,7 @@ def tone(freq: float, seconds: float = 3.0, seed: int = 0) -> np.ndarray:
 
 
 def _audio_feature(cls: type[AudioFeature], params: dict[str, Any]) -> None:
-    from toolkit.analysis import AudioAnalysis
+    from musiclust.analysis import AudioAnalysis
 
     feature = _construct(cls, params)
     low = feature.extract(AudioAnalysis(tone(220.0), SAMPLE_RATE))
@@ -207,7 +207,7 @@ def _clusterer(cls: type[Clusterer], params: dict[str, Any]) -> None:
 
 def evaluation(n: int = 30) -> Any:
     """A small finished run as metrics and reports see it: three groups, a label column."""
-    from toolkit.evaluation import Evaluation
+    from musiclust.evaluation import Evaluation
 
     rng = np.random.default_rng(0)
     truth = np.repeat([0, 1, 2], n // 3)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit.errors import MusiclustError, check_stop, deferred_stop
+from musiclust.errors import MusiclustError, check_stop, deferred_stop
 
 log = logging.getLogger("musiclust")
 

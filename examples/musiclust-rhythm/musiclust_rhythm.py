@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolkit import AudioFeature, Clusterer, Float, Int, hookimpl
+from musiclust import AudioFeature, Clusterer, Float, Int, hookimpl
 
 
 class OnsetStats(AudioFeature):

@@ -13,7 +13,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from plugins.clusterers.selection import (
+from musiclust import Choice, Clusterer, SpecError, hookimpl
+from musiclust.plugins.clusterers.selection import (
     INTERNAL,
     LABEL_FREE,
     Sample,
@@ -23,7 +24,6 @@ from plugins.clusterers.selection import (
     fit_rows_param,
     k_params,
 )
-from toolkit import Choice, Clusterer, SpecError, hookimpl
 
 ALTERNATIVE = "leave agglomerative.fit_rows at 5000 (a sample), or use --clusterer kmeans"
 

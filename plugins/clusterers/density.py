@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolkit import Choice, Clusterer, Float, Int, hookimpl
+from musiclust import Choice, Clusterer, Float, Int, hookimpl
 
 
 def k_distances(Z: np.ndarray, k: int) -> np.ndarray:

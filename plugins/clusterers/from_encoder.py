@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import Clusterer, PluginError, hookimpl
+from musiclust import Clusterer, PluginError, hookimpl
 
 
 class FromEncoder(Clusterer):

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugins.clusterers.selection import INTERNAL, LABEL_FREE, check_range, choose_k, k_params
-from toolkit import Clusterer, Int, hookimpl
+from musiclust import Clusterer, Int, hookimpl
+from musiclust.plugins.clusterers.selection import (
+    INTERNAL,
+    LABEL_FREE,
+    check_range,
+    choose_k,
+    k_params,
+)
 
 
 class KMeansClusterer(Clusterer):

@@ -5,7 +5,7 @@ the best by their ``criterion``; the curve is kept in ``selection_`` for the ``k
 report. Every criterion is label-free. Higher is better for all of them as computed here
 (Davies-Bouldin, BIC and AIC are negated).
 
-``label_free`` is the rule a search ranks its trials by (:mod:`toolkit.objectives`): the
+``label_free`` is the rule a search ranks its trials by (:mod:`musiclust.objectives`): the
 silhouette in the run's reference space beyond what the same K finds in structureless data,
 times the stability of bootstrap re-fits. The framework hands it in as the clusterer's
 ``scorer``. The internal criteria score the clusterer's own input space, where silhouette
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import Choice, DataError, Int, Param, SpecError, scale
+from musiclust import Choice, DataError, Int, Param, SpecError, scale
 
 INTERNAL = ("silhouette", "calinski_harabasz", "davies_bouldin")
 LABEL_FREE = "label_free"
@@ -68,7 +68,7 @@ def score_partition(
     silhouette is computed on a stratified sample beyond SAMPLE_ROWS rows."""
     from sklearn import metrics
 
-    from toolkit import scale
+    from musiclust import scale
 
     keep = labels != -1
     k = len(set(labels[keep].tolist()))

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from plugins.clusterers.selection import (
+from musiclust import Choice, Clusterer, Float, Int, hookimpl
+from musiclust.plugins.clusterers.selection import (
     INTERNAL,
     LABEL_FREE,
     Sample,
@@ -24,7 +25,6 @@ from plugins.clusterers.selection import (
     fit_rows_param,
     k_params,
 )
-from toolkit import Choice, Clusterer, Float, Int, hookimpl
 
 ALTERNATIVE = "leave spectral.fit_rows at 5000 (a sample), or use --clusterer kmeans"
 

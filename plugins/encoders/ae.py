@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from plugins.encoders.neural import NeuralEncoder, parse_widths, vector_input
-from toolkit import EncoderInput, Str, hookimpl
+from musiclust import EncoderInput, Str, hookimpl
+from musiclust.plugins.encoders.neural import NeuralEncoder, parse_widths, vector_input
 
 MLP_HIDDEN = Str(
     "hidden",
@@ -39,7 +39,7 @@ class MLPBranch:
         return {"segments.length": WINDOW_SECONDS}
 
     def branches(self, X: EncoderInput) -> tuple[list[Any], dict[str, np.ndarray], dict]:
-        from plugins.encoders.nn.nets import BranchSpec
+        from musiclust.plugins.encoders.nn.nets import BranchSpec
 
         flat, mask = vector_input(X)
         spec = BranchSpec(

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from plugins.encoders.neural import VariationalEncoder, matrix_input, parse_widths
-from toolkit import EncoderInput, Str, hookimpl
+from musiclust import EncoderInput, Str, hookimpl
+from musiclust.plugins.encoders.neural import VariationalEncoder, matrix_input, parse_widths
 
 CHANNELS = Str(
     "channels",
@@ -28,7 +28,7 @@ class ConvVAE(VariationalEncoder):
         parse_widths(self.channels, f"{self.name}.channels")
 
     def branches(self, X: EncoderInput) -> tuple[list[Any], dict[str, np.ndarray], dict]:
-        from plugins.encoders.nn.nets import BranchSpec
+        from musiclust.plugins.encoders.nn.nets import BranchSpec
 
         image = matrix_input(X, self.name)
         spec = BranchSpec(

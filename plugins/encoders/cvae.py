@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from plugins.encoders.ae import MLP_HIDDEN, MLPBranch
-from plugins.encoders.neural import VariationalEncoder
-from toolkit import EncoderInput, SpecError, Str, hookimpl
+from musiclust import EncoderInput, SpecError, Str, hookimpl
+from musiclust.plugins.encoders.ae import MLP_HIDDEN, MLPBranch
+from musiclust.plugins.encoders.neural import VariationalEncoder
 
 
 class ConditionalVAE(MLPBranch, VariationalEncoder):

@@ -21,15 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from plugins.encoders.conv_vae import CHANNELS
-from plugins.encoders.neural import (
+from musiclust import Choice, EncoderInput, Float, Str, hookimpl
+from musiclust.plugins.encoders.conv_vae import CHANNELS
+from musiclust.plugins.encoders.neural import (
     NeuralEncoder,
     VariationalEncoder,
     matrix_input,
     parse_widths,
     vector_mask,
 )
-from toolkit import Choice, EncoderInput, Float, Str, hookimpl
 
 #: What ``preset=published`` implies, as ``--set`` keys (given settings win).
 PUBLISHED = {
@@ -95,7 +95,7 @@ class HybridVAE(VariationalEncoder):
         return "mean" if self.preset == "published" else "sum"
 
     def branches(self, X: EncoderInput) -> tuple[list[Any], dict[str, np.ndarray], dict]:
-        from plugins.encoders.nn.nets import BranchSpec
+        from musiclust.plugins.encoders.nn.nets import BranchSpec
 
         image = matrix_input(X, self.name)
         specs = [

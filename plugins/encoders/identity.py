@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolkit import Encoder, EncoderInput, hookimpl
+from musiclust import Encoder, EncoderInput, hookimpl
 
 
 class Identity(Encoder):

@@ -1,5 +1,5 @@
 """What the trained encoders share: training parameters, the fit loop around
-``plugins.encoders.nn``, the posterior-mean latent, and what a run logs about training.
+``musiclust.plugins.encoders.nn``, the posterior-mean latent, and what a run logs about training.
 
 An encoder of the family says which branches it has (:meth:`NeuralEncoder.branches`: a
 convolutional one over the 2-D blocks, an MLP one over vectors) and may change the model or the
@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from toolkit import Bool, Choice, Encoder, EncoderInput, Float, Int, SpecError
+from musiclust import Bool, Choice, Encoder, EncoderInput, Float, Int, SpecError
 
 log = logging.getLogger("musiclust")
 
@@ -104,7 +104,7 @@ class NeuralEncoder(Encoder):
         return None
 
     def build(self, specs: list[Any], cond_dim: int) -> Any:
-        from plugins.encoders.nn.nets import BranchVAE
+        from musiclust.plugins.encoders.nn.nets import BranchVAE
 
         return BranchVAE(specs, self.latent_dim, self.variational, cond_dim)
 
@@ -119,7 +119,7 @@ class NeuralEncoder(Encoder):
 
     def loss_fn(self, specs: list[Any]) -> Callable:
         """The ELBO (or the reconstruction alone for an autoencoder), as ``loss_mode`` says."""
-        from plugins.encoders.nn.losses import kl_per_dim, kl_term, reconstruction
+        from musiclust.plugins.encoders.nn.losses import kl_per_dim, kl_term, reconstruction
 
         mode, free_bits = self.loss_mode(), self.free_bits_value()
 
@@ -144,8 +144,8 @@ class NeuralEncoder(Encoder):
         import torch
         from tqdm.auto import tqdm
 
-        from plugins.encoders.nn.nets import count_parameters
-        from plugins.encoders.nn.train import Batch, TrainConfig, train
+        from musiclust.plugins.encoders.nn.nets import count_parameters
+        from musiclust.plugins.encoders.nn.train import Batch, TrainConfig, train
 
         specs, inputs, masks = self.branches(X)
         self.input_scale_ = {name: _unit_scale(a, masks.get(name)) for name, a in inputs.items()}
@@ -245,7 +245,7 @@ class NeuralEncoder(Encoder):
     # -- using it --------------------------------------------------------------------------
     def transform(self, X: EncoderInput) -> np.ndarray:
         """The posterior mean of every row."""
-        from plugins.encoders.nn.train import Batch
+        from musiclust.plugins.encoders.nn.train import Batch
 
         _, inputs, masks = self.branches(X)
         data = _batch(Batch, self._scaled(inputs), masks, self.condition_matrix(X, fit=False))

@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from toolkit import Bool, Encoder, EncoderInput, Int, hookimpl
+from musiclust import Bool, Encoder, EncoderInput, Int, hookimpl
 
 log = logging.getLogger("musiclust")
 

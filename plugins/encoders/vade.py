@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from plugins.clusterers.selection import check_range, choose_k, k_params
-from plugins.encoders.ae import MLP_HIDDEN, MLPBranch
-from plugins.encoders.neural import VariationalEncoder, posterior
-from toolkit import Int, hookimpl
+from musiclust import Int, hookimpl
+from musiclust.plugins.clusterers.selection import check_range, choose_k, k_params
+from musiclust.plugins.encoders.ae import MLP_HIDDEN, MLPBranch
+from musiclust.plugins.encoders.neural import VariationalEncoder, posterior
 
 
 class VaDE(MLPBranch, VariationalEncoder):
@@ -48,9 +48,9 @@ class VaDE(MLPBranch, VariationalEncoder):
 
         import torch
 
-        from plugins.encoders.nn.losses import reconstruction
-        from plugins.encoders.nn.nets import MixturePrior
-        from plugins.encoders.nn.train import train
+        from musiclust.plugins.encoders.nn.losses import reconstruction
+        from musiclust.plugins.encoders.nn.nets import MixturePrior
+        from musiclust.plugins.encoders.nn.train import train
 
         specs = model.branches
 
@@ -90,7 +90,7 @@ class VaDE(MLPBranch, VariationalEncoder):
         return mixture
 
     def loss_fn(self, specs: list[Any]) -> Any:
-        from plugins.encoders.nn.losses import kl_per_dim, mixture_kl, reconstruction
+        from musiclust.plugins.encoders.nn.losses import kl_per_dim, mixture_kl, reconstruction
 
         def loss(model: Any, batch: Any, beta: float) -> tuple[Any, dict[str, float], Any]:
             recon, mu, logvar, z = model(batch.inputs, batch.cond)

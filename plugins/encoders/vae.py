@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from plugins.encoders.ae import MLP_HIDDEN, MLPBranch
-from plugins.encoders.neural import VariationalEncoder
-from toolkit import hookimpl
+from musiclust import hookimpl
+from musiclust.plugins.encoders.ae import MLP_HIDDEN, MLPBranch
+from musiclust.plugins.encoders.neural import VariationalEncoder
 
 
 class VAE(MLPBranch, VariationalEncoder):

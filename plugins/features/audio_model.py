@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import AudioFeature, Bool, Choice, Float, Int, SpecError, Str, hookimpl
-from toolkit.analysis import AudioAnalysis
-from toolkit.cache import digest
+from musiclust import AudioFeature, Bool, Choice, Float, Int, SpecError, Str, hookimpl
+from musiclust.analysis import AudioAnalysis
+from musiclust.cache import digest
 
 WEIGHTS = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack")
 

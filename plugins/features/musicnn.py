@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from plugins.features.nets.tf_checkpoint import CheckpointError
-from toolkit import AudioFeature, Choice, Float, Int, SpecError, Str, hookimpl
-from toolkit.analysis import AudioAnalysis
-from toolkit.cache import digest
+from musiclust import AudioFeature, Choice, Float, Int, SpecError, Str, hookimpl
+from musiclust.analysis import AudioAnalysis
+from musiclust.cache import digest
+from musiclust.plugins.features.nets.tf_checkpoint import CheckpointError
 
 MODELS = ("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg")
 INSTALL = "pip install --no-deps musicnn==0.1.0 (its weights; TensorFlow is not needed)"
@@ -76,7 +76,7 @@ class Musicnn(AudioFeature):
         return params
 
     def extract(self, audio: AudioAnalysis) -> np.ndarray:
-        from plugins.features.nets import musicnn as nets
+        from musiclust.plugins.features.nets import musicnn as nets
 
         y = audio.y
         if audio.sr != nets.SAMPLE_RATE:

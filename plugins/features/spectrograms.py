@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugins.features.mfcc_stats import deltas
-from toolkit import Bool, Choice, FrameFeature, Int, hookimpl
-from toolkit.analysis import AudioAnalysis
+from musiclust import Bool, Choice, FrameFeature, Int, hookimpl
+from musiclust.analysis import AudioAnalysis
+from musiclust.plugins.features.mfcc_stats import deltas
 
 
 def _tuning(value: str) -> float | str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolkit import Bool, Choice, Int, LyricsFeature, hookimpl
-from toolkit.text import tokenize
+from musiclust import Bool, Choice, Int, LyricsFeature, hookimpl
+from musiclust.text import tokenize
 
 
 class Tfidf(LyricsFeature):

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolkit import Int, Metric, hookimpl
-from toolkit.evaluation import Evaluation
+from musiclust import Int, Metric, hookimpl
+from musiclust.evaluation import Evaluation
 
 
 def contingency(labels: np.ndarray, clusters: np.ndarray) -> np.ndarray:

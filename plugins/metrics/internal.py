@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolkit import Int, Metric, hookimpl, scale
-from toolkit.evaluation import Evaluation
+from musiclust import Int, Metric, hookimpl, scale
+from musiclust.evaluation import Evaluation
 
 KEYS = ("silhouette", "calinski_harabasz", "davies_bouldin")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolkit import Metric, hookimpl
-from toolkit.evaluation import Evaluation
+from musiclust import Metric, hookimpl
+from musiclust.evaluation import Evaluation
 
 
 class Sizes(Metric):

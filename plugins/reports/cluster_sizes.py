@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from plugins.reports.plotting import new_figure, save
-from toolkit import Report, hookimpl
-from toolkit.evaluation import Evaluation
+from musiclust import Report, hookimpl
+from musiclust.evaluation import Evaluation
+from musiclust.plugins.reports.plotting import new_figure, save
 
 
 class ClusterSizes(Report):

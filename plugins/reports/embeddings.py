@@ -13,10 +13,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from plugins.reports.plotting import scatter_reports
-from toolkit import Float, Int, Report, hookimpl
-from toolkit.errors import NotComputed
-from toolkit.evaluation import Evaluation
+from musiclust import Float, Int, Report, hookimpl
+from musiclust.errors import NotComputed
+from musiclust.evaluation import Evaluation
+from musiclust.plugins.reports.plotting import scatter_reports
 
 MIN_POINTS = 5
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from plugins.reports.plotting import new_figure, save
-from toolkit import Report, hookimpl
-from toolkit.errors import NotComputed
-from toolkit.evaluation import Evaluation
+from musiclust import Report, hookimpl
+from musiclust.errors import NotComputed
+from musiclust.evaluation import Evaluation
+from musiclust.plugins.reports.plotting import new_figure, save
 
 NEGATED = {"davies_bouldin", "bic", "aic"}
 

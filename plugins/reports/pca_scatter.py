@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from plugins.reports.plotting import scatter_reports
-from toolkit import Report, hookimpl
-from toolkit.cluster_map import projection
-from toolkit.evaluation import Evaluation
+from musiclust import Report, hookimpl
+from musiclust.cluster_map import projection
+from musiclust.evaluation import Evaluation
+from musiclust.plugins.reports.plotting import scatter_reports
 
 
 class PcaScatter(Report):

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from plugins.reports.plotting import new_figure, save
-from toolkit import Report, hookimpl
-from toolkit.errors import NotComputed
-from toolkit.evaluation import Evaluation
+from musiclust import Report, hookimpl
+from musiclust.errors import NotComputed
+from musiclust.evaluation import Evaluation
+from musiclust.plugins.reports.plotting import new_figure, save
 
 ACTIVE_KL = 0.01
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-from toolkit import Clip, DataError, Dataset, Skip, Source, Str, hookimpl
-from toolkit.data import AUDIO_EXTENSIONS, clean_lyrics, label_columns
+from musiclust import Clip, DataError, Dataset, Skip, Source, Str, hookimpl
+from musiclust.data import AUDIO_EXTENSIONS, clean_lyrics, label_columns
 
 #: CSV names that say nothing of the collection: its folder names the experiment instead.
 GENERIC_NAMES = {"manifest", "metadata", "data", "index", "list", "tracks", "clips", "dataset"}

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from plugins.sources import synth
-from toolkit import Clip, Dataset, Float, Int, Source, hookimpl
-from toolkit.cache import cache_root, digest
+from musiclust import Clip, Dataset, Float, Int, Source, hookimpl
+from musiclust.cache import cache_root, digest
+from musiclust.plugins.sources import synth
 
 SAMPLE_RATE = 22050
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from toolkit import Clip, DataError, Dataset, Source, Str, hookimpl
-from toolkit.data import AUDIO_EXTENSIONS, label_columns, read_text
+from musiclust import Clip, DataError, Dataset, Source, Str, hookimpl
+from musiclust.data import AUDIO_EXTENSIONS, label_columns, read_text
 
 CONTAINER_NAMES = {"genres_original", "genres", "audio", "wav", "data", "songs"}
 

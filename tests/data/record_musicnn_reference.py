@@ -44,7 +44,7 @@ SYNTH = {"style": 1, "seed": [7, 1, 0], "seconds": 10.0, "sr": 22050}
 
 def synth_clip() -> tuple[np.ndarray, int]:
     """The synthesised clip of the fixture (made by musiclust's demo synthesiser)."""
-    from plugins.sources import synth
+    from musiclust.plugins.sources import synth
 
     rng = np.random.default_rng(SYNTH["seed"])
     y = synth.synthesize(synth.STYLES[SYNTH["style"]], rng, SYNTH["sr"], SYNTH["seconds"])

@@ -6,8 +6,8 @@
       |-- confirm trial N, seed S (child runs: the best trials fitted with more seeds)
       `-- best (child run: the kept spec re-fitted, its model registered)
 
-Each trial is one :func:`toolkit.pipeline.run` of a spec the space suggests, scored by the
-objective (:mod:`toolkit.objectives`) in the data set's reference space. Trained encoders
+Each trial is one :func:`musiclust.pipeline.run` of a spec the space suggests, scored by the
+objective (:mod:`musiclust.objectives`) in the data set's reference space. Trained encoders
 report the same objective at intermediate epochs so the pruner compares like with like.
 Before one trial is kept, the few best are fitted again with more seeds and the best mean
 wins (:func:`_confirm`: the best of many noisy scores is biased up).
@@ -19,8 +19,8 @@ the same parent run. Trials whose process died are failed by Optuna's heartbeat 
 once.
 """
 
-from toolkit.objectives import COLLAPSED, refitter
-from toolkit.search.options import (
+from musiclust.objectives import COLLAPSED, refitter
+from musiclust.search.options import (
     CONFIRM_SEEDS,
     SearchFailed,
     SearchOptions,
@@ -28,9 +28,9 @@ from toolkit.search.options import (
     WorkerArgs,
     say,
 )
-from toolkit.search.storage import make_pruner, make_sampler, make_storage, redact
-from toolkit.search.study import prepare, run_worker, search
-from toolkit.search.trial import BROKEN_AFTER, TrialHooks, TrialRunner
+from musiclust.search.storage import make_pruner, make_sampler, make_storage, redact
+from musiclust.search.study import prepare, run_worker, search
+from musiclust.search.trial import BROKEN_AFTER, TrialHooks, TrialRunner
 
 __all__ = [
     "BROKEN_AFTER",

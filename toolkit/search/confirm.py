@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from toolkit.objectives import describe, get_objective
-from toolkit.registry import Registry
-from toolkit.search.options import CONFIRM_SEEDS, SearchOptions, say
-from toolkit.search.trial import TrialHooks, TrialRunner
-from toolkit.space import shared_sets
+from musiclust.objectives import describe, get_objective
+from musiclust.registry import Registry
+from musiclust.search.options import CONFIRM_SEEDS, SearchOptions, say
+from musiclust.search.trial import TrialHooks, TrialRunner
+from musiclust.space import shared_sets
 
 log = logging.getLogger("musiclust")
 
@@ -26,7 +26,7 @@ def _trial_spec(
     """A finished trial's spec, as run, for another fit (the search's own data options)."""
     import yaml
 
-    from toolkit.spec import build_spec
+    from musiclust.spec import build_spec
 
     with tempfile.TemporaryDirectory() as tmp:
         data = yaml.safe_load(trial.user_attrs["spec"])
@@ -112,7 +112,7 @@ def _confirm(study: Any, runner: TrialRunner) -> tuple[Any, list[dict[str, Any]]
 
 def _rescore(trial: Any, seed: int, runner: TrialRunner) -> float:
     """A trial's spec fitted and scored again with another seed, as a child run."""
-    from toolkit import pipeline
+    from musiclust import pipeline
 
     objective, options, registry = runner.objective, runner.options, runner.registry
     name = objective.name if objective.label is None else f"{objective.name}:{objective.label}"

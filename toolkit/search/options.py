@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolkit.errors import (
+from musiclust.errors import (
     MusiclustError,
 )
 

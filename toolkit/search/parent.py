@@ -8,14 +8,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from toolkit import __version__
-from toolkit.errors import (
+from musiclust import __version__
+from musiclust.errors import (
     SpecError,
 )
-from toolkit.objectives import Objective, describe
-from toolkit.search.options import SearchOptions
-from toolkit.search.storage import redact
-from toolkit.space import SearchSpace
+from musiclust.objectives import Objective, describe
+from musiclust.search.options import SearchOptions
+from musiclust.search.storage import redact
+from musiclust.space import SearchSpace
 
 log = logging.getLogger("musiclust")
 
@@ -32,7 +32,7 @@ def _parent_run(
     or a new one."""
     import mlflow
 
-    from toolkit import tracking
+    from musiclust import tracking
 
     client = mlflow.MlflowClient()
     known = study.user_attrs.get("mlflow.run_id")

@@ -9,12 +9,12 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from toolkit.errors import (
+from musiclust.errors import (
     SpecError,
     check_stop,
 )
-from toolkit.search.options import GRACE_S, HEARTBEAT_S, WARMUP_EPOCHS, say
-from toolkit.tracking import redact
+from musiclust.search.options import GRACE_S, HEARTBEAT_S, WARMUP_EPOCHS, say
+from musiclust.tracking import redact
 
 log = logging.getLogger("musiclust")
 
@@ -24,7 +24,7 @@ def make_storage(url: str) -> Any:
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
-    from toolkit.tracking import SERVER_TIMEOUT, db_lock
+    from musiclust.tracking import SERVER_TIMEOUT, db_lock
 
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):

@@ -9,18 +9,18 @@ import os
 import time
 from typing import Any
 
-from toolkit.errors import (
+from musiclust.errors import (
     SpecError,
     check_stop,
     deferred_stop,
     did_you_mean,
     stop_on_sigterm,
 )
-from toolkit.objectives import describe, get_objective
-from toolkit.registry import Registry, get_registry
-from toolkit.search.options import SearchOptions, SearchResult, WorkerArgs, _quiet_optuna, say
-from toolkit.search.parent import _end_parent, _parent_run
-from toolkit.search.storage import (
+from musiclust.objectives import describe, get_objective
+from musiclust.registry import Registry, get_registry
+from musiclust.search.options import SearchOptions, SearchResult, WorkerArgs, _quiet_optuna, say
+from musiclust.search.parent import _end_parent, _parent_run
+from musiclust.search.storage import (
     _Enough,
     _finished,
     _sampler_offset,
@@ -29,9 +29,9 @@ from toolkit.search.storage import (
     make_storage,
     redact,
 )
-from toolkit.search.summary import _summarise
-from toolkit.search.trial import TrialRunner
-from toolkit.space import SearchSpace, shared_sets
+from musiclust.search.summary import _summarise
+from musiclust.search.trial import TrialRunner
+from musiclust.space import SearchSpace, shared_sets
 
 log = logging.getLogger("musiclust")
 
@@ -40,7 +40,7 @@ def search(options: SearchOptions, registry: Registry | None = None) -> SearchRe
     """Run (or resume) a study until it holds ``options.trials`` finished trials."""
     import optuna
 
-    from toolkit import tracking
+    from musiclust import tracking
 
     registry = registry or get_registry()
     _quiet_optuna()
@@ -132,8 +132,8 @@ def search(options: SearchOptions, registry: Registry | None = None) -> SearchRe
 def prepare(registry: Registry, options: SearchOptions) -> tuple[Any, SearchSpace]:
     """The data set's clip list (decodes nothing, with the user's source settings) and the
     space checked against it."""
-    from toolkit import reference
-    from toolkit.spec import build_spec, instantiate
+    from musiclust import reference
+    from musiclust.spec import build_spec, instantiate
 
     spec = build_spec(registry, **options.base(), sets=shared_sets(registry, options.sets))
     dataset = instantiate(registry, "source", spec.source, options.seed).load()
@@ -216,7 +216,7 @@ def run_worker(args: WorkerArgs, index: int, space: SearchSpace | None = None) -
 
 
 def _worker_setup(workers: int) -> None:
-    from toolkit.logs import configure_logging
+    from musiclust.logs import configure_logging
 
     configure_logging(0)
     threads = max(1, (os.cpu_count() or 1) // workers)

@@ -12,14 +12,20 @@ from typing import Any
 
 import numpy as np
 
-from toolkit.objectives import COLLAPSED, Objective, describe
-from toolkit.registry import Registry
-from toolkit.search.confirm import _confirm, _confirm_note, _confirm_table, _RefitHooks, _trial_spec
-from toolkit.search.options import SearchFailed, SearchOptions, SearchResult, say
-from toolkit.search.parent import _end_parent, _log_parent_artifacts
-from toolkit.search.storage import redact
-from toolkit.search.trial import TrialRunner, _per_epoch
-from toolkit.space import SearchSpace
+from musiclust.objectives import COLLAPSED, Objective, describe
+from musiclust.registry import Registry
+from musiclust.search.confirm import (
+    _confirm,
+    _confirm_note,
+    _confirm_table,
+    _RefitHooks,
+    _trial_spec,
+)
+from musiclust.search.options import SearchFailed, SearchOptions, SearchResult, say
+from musiclust.search.parent import _end_parent, _log_parent_artifacts
+from musiclust.search.storage import redact
+from musiclust.search.trial import TrialRunner, _per_epoch
+from musiclust.space import SearchSpace
 
 log = logging.getLogger("musiclust")
 
@@ -138,7 +144,7 @@ def _refit_best(
     import mlflow
     from optuna.trial import TrialState
 
-    from toolkit import pipeline
+    from musiclust import pipeline
 
     client = mlflow.MlflowClient()
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
@@ -163,7 +169,7 @@ def _refit_best(
     say(f"re-fitting the best pipeline (trial {best.number}) with its model")
     run = pipeline.run(spec, registry, log_model=True, progress=False, hooks=hooks)
     result.model_uri = run.model_uri
-    from toolkit.model import _quiet_mlflow
+    from musiclust.model import _quiet_mlflow
 
     with _quiet_mlflow():
         version = mlflow.register_model(run.model_uri, name)

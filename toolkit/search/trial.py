@@ -11,15 +11,15 @@ from typing import Any
 
 import numpy as np
 
-from toolkit.errors import (
+from musiclust.errors import (
     check_stop,
     deferred_stop,
 )
-from toolkit.objectives import COLLAPSED, Inputs, Objective, describe, refitter
-from toolkit.pipeline import RunHooks
-from toolkit.registry import Registry
-from toolkit.search.options import REPORTS, SearchOptions, say
-from toolkit.space import SearchSpace
+from musiclust.objectives import COLLAPSED, Inputs, Objective, describe, refitter
+from musiclust.pipeline import RunHooks
+from musiclust.registry import Registry
+from musiclust.search.options import REPORTS, SearchOptions, say
+from musiclust.space import SearchSpace
 
 log = logging.getLogger("musiclust")
 
@@ -46,8 +46,8 @@ class TrialRunner:
     def __call__(self, trial: Any) -> float:
         import optuna
 
-        from toolkit import pipeline
-        from toolkit.spec import build_spec
+        from musiclust import pipeline
+        from musiclust.spec import build_spec
 
         check_stop()
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # who runs it
@@ -132,7 +132,7 @@ def _needed(trial: Any, trials: int) -> str | None:
     import optuna
     from optuna.trial import TrialState
 
-    from toolkit.search.storage import _counts
+    from musiclust.search.storage import _counts
 
     study = trial.study
     while True:

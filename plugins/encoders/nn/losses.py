@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import torch
 
-from plugins.encoders.nn.nets import BranchSpec, MixturePrior
+from musiclust.plugins.encoders.nn.nets import BranchSpec, MixturePrior
 
 
 def reconstruction(

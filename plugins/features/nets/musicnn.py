@@ -77,10 +77,11 @@ def log_mel(y: np.ndarray) -> np.ndarray:
 
     The float16 step is the published preprocessing's; values are capped at float16's largest
     so an extremely loud frame saturates instead of becoming infinite."""
-    from toolkit.analysis import _mel_basis, stft_magnitude
+    from musiclust.analysis import stft_magnitude
+    from musiclust.dsp import mel_filterbank
 
     power = stft_magnitude(np.asarray(y, dtype=np.float32), N_FFT, HOP) ** 2
-    mel = (_mel_basis(SAMPLE_RATE, N_FFT, N_MELS) @ power).T
+    mel = (mel_filterbank(SAMPLE_RATE, N_FFT, N_MELS) @ power).T
     mel = np.minimum(mel, np.finfo(np.float16).max).astype(np.float16).astype(np.float32)
     return np.log10(10000 * mel + 1)
 
@@ -277,7 +278,7 @@ def checkpoint_names(model: str) -> list[str]:
 def load(model: str, folder: str, device: str = "cpu") -> nn.Module:
     """The network ``model`` with the weights of ``folder/<model>/`` (a TF checkpoint), in
     eval mode on ``device``. Cached per process: extraction workers load it once."""
-    from plugins.features.nets.tf_checkpoint import read_checkpoint
+    from musiclust.plugins.features.nets.tf_checkpoint import read_checkpoint
 
     tensors = read_checkpoint(str(Path(folder) / model) + "/", checkpoint_names(model))
     net: nn.Module = Vgg() if model.endswith("vgg") else Musicnn()

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from toolkit import AudioFeature, Clusterer, Int, hookimpl
+from musiclust import AudioFeature, Clusterer, Int, hookimpl
 
 
 class RmsStats(AudioFeature):

@@ -1,6 +1,6 @@
 """Components that break the contract: a default outside its range, a missing method."""
 
-from toolkit import AudioFeature, Encoder, Int, hookimpl
+from musiclust import AudioFeature, Encoder, Int, hookimpl
 
 
 class BadDefault(Encoder):

@@ -1,6 +1,6 @@
 """Registers a clusterer under a name a built-in already has, and one fine encoder."""
 
-from toolkit import Clusterer, Encoder, hookimpl
+from musiclust import Clusterer, Encoder, hookimpl
 
 
 class NotKMeans(Clusterer):

@@ -1,6 +1,6 @@
 """A valid clusterer that fails while fitting: the run must end FAILED, not RUNNING."""
 
-from toolkit import Clusterer, hookimpl
+from musiclust import Clusterer, hookimpl
 
 
 class Explode(Clusterer):
