@@ -19,7 +19,7 @@ from musiclust.plugins.encoders.nn import losses
 from musiclust.plugins.encoders.nn.nets import BranchSpec, BranchVAE
 from musiclust.plugins.encoders.nn.train import Batch, TrainConfig, beta_at, split_groups, train
 from musiclust.registry import get_registry
-from musiclust.spec import build_spec
+from musiclust.spec import SHIPPED, build_spec
 
 
 @pytest.mark.parametrize("name, params", ENCODERS)
@@ -278,6 +278,21 @@ def test_the_published_preset_implies_its_settings_unless_given():
     default = build_spec(registry, encoder="hybrid_vae")
     assert default.segments["length"] == pytest.approx(2.9954, abs=1e-3)  # whole clips
     assert default.encoder.params["lr"] == 1e-3
+
+
+def test_the_shipped_spec_by_name_is_the_published_model(tmp_path):
+    """`--config published-hybrid` (a spec file shipped as data) resolves to exactly what the
+    preset implies; a spec file of the user's own works the same way."""
+    registry = get_registry()
+    preset = build_spec(registry, encoder="hybrid_vae", sets=["hybrid_vae.preset=published"])
+    shipped = build_spec(registry, config="published-hybrid")
+    assert shipped.to_dict() == preset.to_dict()
+    own = tmp_path / "mine.yaml"
+    own.write_text((SHIPPED / "published-hybrid.yaml").read_text())
+    assert build_spec(registry, config=str(own)).to_dict() == preset.to_dict()
+    with pytest.raises(SpecError, match="config file not found: published-hybird") as caught:
+        build_spec(registry, config="published-hybird")
+    assert "published-hybrid" in caught.value.hint
 
 
 def test_training_shows_its_epochs_and_losses_on_a_terminal(tmp_path):

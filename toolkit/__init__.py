@@ -43,6 +43,7 @@ _PUBLIC = {
     "Evaluation": "evaluation",
     "MusicClustering": "api",
     "hookimpl": "hookspecs",
+    "spec_settings": "spec",
     **dict.fromkeys(("Bool", "Choice", "Float", "Int", "Param", "Str"), "params"),
 }
 
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
     from musiclust.evaluation import Evaluation
     from musiclust.hookspecs import hookimpl
     from musiclust.params import Bool, Choice, Float, Int, Param, Str
+    from musiclust.spec import spec_settings
 
 
 def __getattr__(name: str) -> Any:
@@ -120,4 +122,5 @@ __all__ = [
     "Str",
     "__version__",
     "hookimpl",
+    "spec_settings",
 ]

@@ -181,7 +181,8 @@ def build_spec(
 ) -> Spec:
     """Resolve a spec from a config file, options and ``--set`` assignments; raise SpecError."""
     raw = load_config(config) if config else {}
-    base_dir = Path(config).resolve().parent if config else Path.cwd()
+    # a spec file's data path is relative to the file; a shipped spec's to the current folder
+    base_dir = Path(config).resolve().parent if config and Path(config).is_file() else Path.cwd()
     if data is not None:
         raw["data"] = data
     elif raw.get("data") is not None:
@@ -280,10 +281,30 @@ def _apply_implied(spec: Spec, registry: Registry, given: set[str]) -> None:
         )
 
 
-def load_config(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise SpecError(f"config file not found: {path}")
+#: Spec files shipped with musiclust, usable by name: ``--config published-hybrid``.
+SHIPPED = Path(__file__).resolve().parent / "specs"
+
+
+def shipped_specs() -> list[str]:
+    return sorted(p.stem for p in SHIPPED.glob("*.yaml"))
+
+
+def config_path(config: str | Path) -> Path:
+    """The spec file ``config`` names: a path, or the name of a shipped spec."""
+    path = Path(config)
+    if path.is_file():
+        return path
+    if str(config) in shipped_specs():
+        return SHIPPED / f"{config}.yaml"
+    names = shipped_specs()
+    raise SpecError(
+        f"config file not found: {path}",
+        did_you_mean(str(config), names) or f"shipped specs, usable by name: {', '.join(names)}",
+    )
+
+
+def load_config(config: str | Path) -> dict[str, Any]:
+    path = config_path(config)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except UnicodeDecodeError as exc:
@@ -304,6 +325,21 @@ def load_config(path: str | Path) -> dict[str, Any]:
             did_you_mean(str(unknown[0]), CONFIG_KEYS),
         )
     return copy.deepcopy(data)
+
+
+def spec_settings(config: str | Path) -> dict[str, Any]:
+    """A spec file's plugin parameters and settings as ``--set`` keys
+    (``{"tfidf.dims": 64, "segments.length": None}``): what a preset implies."""
+    raw = load_config(config)
+    parts = [raw.get(k) for k in ("source", "encoder", "clusterer")]
+    parts += [p for k in ("features", "metrics", "reports") for p in raw.get(k) or []]
+    out: dict[str, Any] = {}
+    for part in parts:
+        if isinstance(part, dict):  # {name: ..., params: {...}}; a bare name sets nothing
+            out.update({f"{part['name']}.{k}": v for k, v in (part.get("params") or {}).items()})
+    for section in SETTINGS:
+        out.update({f"{section}.{k}": v for k, v in (raw.get(section) or {}).items()})
+    return out
 
 
 def _source_part(registry: Registry, raw: dict[str, Any]) -> Part:

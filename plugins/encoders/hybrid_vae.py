@@ -9,9 +9,10 @@ architecture (1,256,897 parameters with 39 x 130 audio and 64-d lyrics), its los
 errors, lyrics weighted 0.1, a KL averaged over batch and latent dimensions: an effective beta
 hundreds of times below its nominal value), its training (Adam 5e-4, batch 64, 100 epochs,
 beta 0 -> 1 over 50, clip 1.0), its TF-IDF (500 terms, English stop words, min_df 2, 64 SVD
-dimensions) and its input (the first 130 frames of each clip only). Settings the user gives
-explicitly win over the preset's. The default preset keeps the shape but sums the loss per
-sample (beta means what it says) and uses the whole clip as 3 s windows.
+dimensions) and its input (the first 130 frames of each clip only), as the shipped spec file
+``published-hybrid`` states them (``musiclust run --config published-hybrid``). Settings the
+user gives explicitly win over the preset's. The default preset keeps the shape but sums the
+loss per sample (beta means what it says) and uses the whole clip as 3 s windows.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from musiclust import Choice, EncoderInput, Float, Str, hookimpl
+from musiclust import Choice, EncoderInput, Float, Str, hookimpl, spec_settings
 from musiclust.plugins.encoders.conv_vae import CHANNELS
 from musiclust.plugins.encoders.neural import (
     NeuralEncoder,
@@ -30,28 +31,6 @@ from musiclust.plugins.encoders.neural import (
     parse_widths,
     vector_mask,
 )
-
-#: What ``preset=published`` implies, as ``--set`` keys (given settings win).
-PUBLISHED = {
-    "hybrid_vae.lr": 5e-4,
-    "hybrid_vae.batch_size": 64,
-    "hybrid_vae.epochs": 100,
-    "hybrid_vae.beta": 1.0,
-    "hybrid_vae.beta_schedule": "linear",
-    "hybrid_vae.warmup_epochs": 50,
-    "hybrid_vae.grad_clip": 1.0,
-    "hybrid_vae.lyrics_weight": 0.1,
-    "hybrid_vae.latent_dim": 32,
-    "hybrid_vae.val_fraction": 0.0,
-    "tfidf.max_features": 500,
-    "tfidf.stop_words": "english",
-    "tfidf.min_df": 2,
-    "tfidf.ngram_max": 1,
-    "tfidf.dims": 64,
-    "stack39.frames": 130,
-    "stack39.fit": "pad",
-    "segments.length": None,
-}
 
 
 class HybridVAE(VariationalEncoder):
@@ -89,7 +68,13 @@ class HybridVAE(VariationalEncoder):
         parse_widths(self.lyrics_hidden, f"{self.name}.lyrics_hidden")
 
     def implied_settings(self) -> dict[str, Any]:
-        return dict(PUBLISHED) if self.preset == "published" else {}
+        """preset=published: the rest of the shipped spec ``published-hybrid`` (its features'
+        settings, training and framing)."""
+        if self.preset != "published":
+            return {}
+        implied = spec_settings("published-hybrid")
+        implied.pop("hybrid_vae.preset")
+        return implied
 
     def loss_mode(self) -> str:
         return "mean" if self.preset == "published" else "sum"
