@@ -11,11 +11,13 @@ from typing import Any
 import click
 
 from musiclust import __version__
-from musiclust.console import print_run, print_search
+from musiclust.cli_options import config_option, data_options, given, parse_seed, positive
+from musiclust.console import print_run
 from musiclust.errors import MusiclustError, SpecError, Terminated, stop_on_sigterm
 from musiclust.logs import VERBOSE as _VERBOSE
 from musiclust.logs import configure_logging
 from musiclust.registry import get_registry
+from musiclust.search.command import search
 from musiclust.spec import DEFAULT_CLUSTERER
 
 log = logging.getLogger("musiclust")
@@ -65,25 +67,11 @@ def cli(verbose: int) -> None:
     configure_logging(verbose)
 
 
-def _given(value: str | None) -> str | None:
-    """MLproject passes '' for options the user did not set."""
-    return value if value not in (None, "") else None
-
-
-def _data_options(command: Any) -> Any:
-    """--data and --source, the same on every command that reads data."""
-    command = click.option(
-        "--source", metavar="NAME", help="Data-source plugin (default: from --data)."
-    )(command)
-    return click.option(
-        "--data",
-        metavar="PATH",
-        help="A folder (one subfolder per label) or a CSV file. Default: the built-in demo data.",
-    )(command)
+cli.add_command(search)
 
 
 @cli.command()
-@_data_options
+@data_options
 @click.option(
     "--features",
     metavar="A,B",
@@ -107,7 +95,7 @@ def _data_options(command: Any) -> Any:
     help="Report plugins (default: every installed one "
     "that runs by default; `musiclust plugins` lists them).",
 )
-@click.option("--config", metavar="SPEC.YAML", help="A spec file; options override it.")
+@config_option("A spec file, or a shipped spec by name (published-hybrid); options override it.")
 @click.option(
     "--experiment", metavar="NAME", help="MLflow experiment (default: named after the data)."
 )
@@ -149,21 +137,21 @@ def run(
     """
     from musiclust.spec import build_spec
 
-    if _given(seeds) is not None and _given(seed) is not None:
+    if given(seeds) is not None and given(seed) is not None:
         raise SpecError("give --seed or --seeds, not both")
 
     registry = get_registry()
     spec = build_spec(
         registry,
-        data=_given(data),
-        source=_given(source),
-        features=_given(features),
-        encoder=_given(encoder),
-        clusterer=_given(clusterer),
-        reports=_given(reports),
+        data=given(data),
+        source=given(source),
+        features=given(features),
+        encoder=given(encoder),
+        clusterer=given(clusterer),
+        reports=given(reports),
         sets=[s for s in sets if s.strip()],
-        config=_given(config),
-        seed=_parse_seed(_given(seed)),
+        config=given(config),
+        seed=parse_seed(given(seed)),
     )
     if dry_run:
         from musiclust.spec import adapt_to_data, instantiate
@@ -175,13 +163,13 @@ def run(
             click.echo(f"# note: {note}")
         click.echo(spec.to_yaml().rstrip())
         return
-    experiment = _given(experiment)
+    experiment = given(experiment)
     if experiment and os.environ.get("MLFLOW_RUN_ID"):
         log.warning("--experiment is ignored under `mlflow run`: use mlflow run --experiment-name")
 
     from musiclust import pipeline, tracking
 
-    if _given(seeds) is not None:
+    if given(seeds) is not None:
         from musiclust.console import print_seeds
         from musiclust.seeds import parse_seeds, run_seeds
 
@@ -194,199 +182,8 @@ def run(
     print_run(result, tracking.tracking_uri())
 
 
-def _parse_seed(text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise SpecError(f"--seed: expected an integer, got {text!r}") from None
-
-
-def _names(text: str | None) -> list[str] | None:
-    text = _given(text)
-    return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
-
-
-def _flag(text: str | None, flag: str) -> bool:
-    value = (_given(text) or "false").strip().lower()
-    if value in ("true", "yes", "1", "on"):
-        return True
-    if value in ("false", "no", "0", "off"):
-        return False
-    raise SpecError(f"{flag}: expected true or false, got {text!r}")
-
-
-def _positive(text: str | None, flag: str, default: int, least: int = 1) -> int:
-    text = _given(text)
-    if text is None:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise SpecError(f"{flag}: expected a whole number, got {text!r}") from None
-    if value < least:
-        raise SpecError(f"{flag}: expected at least {least}, got {value}")
-    return value
-
-
 @cli.command()
-@_data_options
-@click.option(
-    "--features",
-    metavar="A,B",
-    help="Feature plugins a trial may combine (1 to 3 of them that suit its encoder). "
-    "Default: each encoder's own default features.",
-)
-@click.option(
-    "--encoders", metavar="A,B", help="Encoder plugins to search over (default: all installed)."
-)
-@click.option(
-    "--clusterers",
-    metavar="A,B",
-    help="Clusterer plugins to search over (default: all installed).",
-)
-@click.option(
-    "--set",
-    "sets",
-    multiple=True,
-    metavar="PLUGIN.PARAM=VALUE",
-    help="Fix a parameter instead of searching it, as kmeans.n_clusters=auto or ae.epochs=100 "
-    "(repeatable).",
-)
-@click.option("--trials", metavar="N", help="Finished trials the study should hold (default: 20).")
-@click.option(
-    "--storage",
-    metavar="URL",
-    default="sqlite:///optuna.db",
-    show_default=True,
-    help="Optuna storage; a database URL (postgresql://...) shares the study between machines.",
-)
-@click.option(
-    "--study",
-    metavar="NAME",
-    help="Study name (default: the data's name and the objective); a hash of the search "
-    "space is appended, so a changed space starts a new study.",
-)
-@click.option(
-    "--resume",
-    is_flag=False,
-    flag_value="true",
-    default="false",
-    metavar="[true|false]",
-    help="Continue the study (after an interruption, or from another worker or machine).",
-)
-@click.option(
-    "--objective",
-    metavar="NAME",
-    help="label_free (default: reference-space gap x bootstrap stability), reference_gap, "
-    "stability, reference_silhouette, or ami[:COLUMN] (supervised: tags label_tuned=true).",
-)
-@click.option("--workers", metavar="N", help="Worker processes sharing the study (default: 1).")
-@click.option(
-    "--reports",
-    metavar="A,B",
-    default="",
-    help="Report plugins for every trial (default: none; the re-fitted best run gets all).",
-)
-@click.option("--config", metavar="SPEC.YAML", help="A spec file with shared settings.")
-@click.option(
-    "--experiment", metavar="NAME", help="MLflow experiment (default: named after the data)."
-)
-@click.option(
-    "--register",
-    metavar="NAME",
-    help="Registered model name for the best pipeline (default: musiclust-<experiment>).",
-)
-@click.option(
-    "--pruner",
-    type=click.Choice(["median", "none"]),
-    default="median",
-    show_default=True,
-    help="Stop trained encoders whose intermediate objective trails the median.",
-)
-@click.option(
-    "--confirm",
-    metavar="N",
-    help="Fit the N best trials again with 2 more seeds each and keep the best mean score "
-    "(default: 3; 0 keeps the single best score).",
-)
-@click.option("--seed", metavar="N", help="Seed for every trial and the sampler (default: 0).")
-@click.option("--dry-run", is_flag=True, help="Print the search space and exit: no study, no run.")
-def search(
-    data: str | None,
-    source: str | None,
-    features: str | None,
-    encoders: str | None,
-    clusterers: str | None,
-    sets: tuple[str, ...],
-    trials: str | None,
-    storage: str,
-    study: str | None,
-    resume: str,
-    objective: str | None,
-    workers: str | None,
-    reports: str | None,
-    config: str | None,
-    experiment: str | None,
-    register: str | None,
-    pruner: str,
-    confirm: str | None,
-    seed: str | None,
-    dry_run: bool,
-) -> None:
-    """Search plugin combinations and their parameters with Optuna; track it in MLflow.
-
-    The study is a parent MLflow run, each trial a child run; the best pipeline is re-fitted
-    and registered in the MLflow Model Registry. The default objective never reads labels.
-
-    \b
-    Examples:
-      musiclust search --trials 10
-      musiclust search --data ~/gtzan/genres_original --encoders pca,ae,vade \\
-          --clusterers kmeans,agglomerative,gmm --trials 40
-      musiclust search --data ~/gtzan/genres_original --trials 40 --resume
-    """
-    from musiclust import tracking
-    from musiclust.search import SearchOptions
-    from musiclust.search import search as run_search
-
-    options = SearchOptions(
-        data=_given(data),
-        source=_given(source),
-        config=_given(config),
-        features=_names(features),
-        encoders=_names(encoders),
-        clusterers=_names(clusterers),
-        sets=[s for s in sets if s.strip()],
-        seed=_parse_seed(_given(seed)) or 0,
-        trials=_positive(trials, "--trials", 20),
-        storage=_given(storage) or "sqlite:///optuna.db",
-        study=_given(study),
-        resume=_flag(resume, "--resume"),
-        objective=_given(objective),
-        workers=_positive(workers, "--workers", 1),
-        experiment=_given(experiment),
-        register=_given(register),
-        pruner=pruner,
-        reports=_names(reports) or [],
-        confirm=_positive(confirm, "--confirm", 3, least=0),
-    )
-    if dry_run:
-        from musiclust.search import prepare
-
-        dataset, space = prepare(get_registry(), options)
-        click.echo(f"# {len(dataset.clips)} clips; nothing was run (--dry-run)")
-        for note in space.notes:
-            click.echo(f"# note: {note}")
-        click.echo("\n".join(space.describe()))
-        return
-    result = run_search(options)
-    print_search(result, tracking.tracking_uri())
-
-
-@cli.command()
-@_data_options
+@data_options
 @click.option(
     "--features",
     metavar="A,B",
@@ -407,7 +204,7 @@ def search(
     help="Set a feature, source or audio parameter, as mfcc_stats.n_mfcc=13 or "
     "segments.length=3 (repeatable).",
 )
-@click.option("--config", metavar="SPEC.YAML", help="A spec file; options override it.")
+@config_option("A spec file, or a shipped spec by name (published-hybrid); options override it.")
 def features(
     data: str | None,
     source: str | None,
@@ -428,11 +225,11 @@ def features(
     result = export_features(
         get_registry(),
         out,
-        data=_given(data),
-        source=_given(source),
+        data=given(data),
+        source=given(source),
         features=features,
         sets=[s for s in sets if s.strip()],
-        config=_given(config),
+        config=given(config),
     )
     shapes = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in result.shapes.items())
     click.echo(f"{result.n_clips} clips ({result.n_skipped} skipped): {shapes}")
@@ -442,7 +239,7 @@ def features(
 
 
 @cli.command()
-@_data_options
+@data_options
 @click.option(
     "--set",
     "sets",
@@ -488,19 +285,19 @@ def describe(
     from musiclust.describe import describe as run_describe
 
     window_value = None
-    if _given(window) is not None:
+    if given(window) is not None:
         try:
             window_value = float(window)  # type: ignore[arg-type]
         except ValueError:
             raise SpecError(f"--window: expected seconds, got {window!r}") from None
     overview = run_describe(
         get_registry(),
-        data=_given(data),
-        source=_given(source),
+        data=given(data),
+        source=given(source),
         sets=[s for s in sets if s.strip()],
-        k=_positive(k, "--k", 0) or None,
+        k=positive(k, "--k", 0) or None,
         window=window_value,
-        experiment=_given(experiment),
+        experiment=given(experiment),
         samples=not metadata_only,
     )
     for line in overview.summary:
@@ -547,13 +344,13 @@ def compare(
 
     from musiclust.compare import compare as run_compare
 
-    out, kinds = _given(out), _given(kind)
+    out, kinds = given(out), given(kind)
     result = run_compare(
-        _given(experiment),
-        _given(label),
+        given(experiment),
+        given(label),
         Path(out) if out else None,
         kinds=[k.strip() for k in kinds.split(",") if k.strip()] if kinds else None,
-        pipeline=_given(pipeline),
+        pipeline=given(pipeline),
     )
     click.echo(result.text, nl=False)
     if result.failed:
