@@ -19,7 +19,8 @@ from musiclust.plugins.encoders.nn import losses
 from musiclust.plugins.encoders.nn.nets import BranchSpec, BranchVAE
 from musiclust.plugins.encoders.nn.train import Batch, TrainConfig, beta_at, split_groups, train
 from musiclust.registry import get_registry
-from musiclust.spec import SHIPPED, build_spec
+from musiclust.spec import build_spec
+from musiclust.specfile import SHIPPED
 
 
 @pytest.mark.parametrize("name, params", ENCODERS)

@@ -43,7 +43,7 @@ _PUBLIC = {
     "Evaluation": "evaluation",
     "MusicClustering": "api",
     "hookimpl": "hookspecs",
-    "spec_settings": "spec",
+    "spec_settings": "specfile",
     **dict.fromkeys(("Bool", "Choice", "Float", "Int", "Param", "Str"), "params"),
 }
 
@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from musiclust.evaluation import Evaluation
     from musiclust.hookspecs import hookimpl
     from musiclust.params import Bool, Choice, Float, Int, Param, Str
-    from musiclust.spec import spec_settings
+    from musiclust.specfile import spec_settings
 
 
 def __getattr__(name: str) -> Any:

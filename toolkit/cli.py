@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from musiclust import __version__
+from musiclust import __version__, defaults
 from musiclust.cli_options import config_option, data_options, given, parse_seed, positive
 from musiclust.console import print_run
 from musiclust.errors import MusiclustError, SpecError, Terminated, stop_on_sigterm
@@ -18,7 +18,6 @@ from musiclust.logs import VERBOSE as _VERBOSE
 from musiclust.logs import configure_logging
 from musiclust.registry import get_registry
 from musiclust.search.command import search
-from musiclust.spec import DEFAULT_CLUSTERER
 
 log = logging.getLogger("musiclust")
 
@@ -77,9 +76,9 @@ cli.add_command(search)
     metavar="A,B",
     help="Feature plugins, comma-separated (default: the encoder's default features).",
 )
-@click.option("--encoder", metavar="NAME", help="Encoder plugin (default: pca).")
+@click.option("--encoder", metavar="NAME", help=f"Encoder plugin (default: {defaults.ENCODER}).")
 @click.option(
-    "--clusterer", metavar="NAME", help=f"Clusterer plugin (default: {DEFAULT_CLUSTERER})."
+    "--clusterer", metavar="NAME", help=f"Clusterer plugin (default: {defaults.CLUSTERER})."
 )
 @click.option(
     "--set",

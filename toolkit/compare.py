@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from musiclust import defaults
 from musiclust.errors import MusiclustError, did_you_mean
 
 INTERNAL = [
@@ -90,7 +91,7 @@ def compare(
         {m.group(1) for c in finished.columns if (m := re.fullmatch(r"metrics\.(\w+)\.ami", c))}
     )
     if label is None:
-        label = "genre" if "genre" in labels else (labels[0] if labels else None)
+        label = defaults.LABEL if defaults.LABEL in labels else (labels[0] if labels else None)
     elif label not in labels:
         raise MusiclustError(
             f"no '{label}' scores in experiment '{found.name}'; "

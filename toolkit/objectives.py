@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from musiclust import defaults
 from musiclust.errors import DataError, SpecError, did_you_mean
 from musiclust.segments import vote
 
@@ -229,7 +230,9 @@ class AMI(Objective):
     def score(self, x: Inputs) -> Scored:  # a collapsed clustering simply scores low
         from sklearn.metrics import adjusted_mutual_info_score
 
-        label = self.label or ("genre" if "genre" in x.labels else next(iter(x.labels), None))
+        label = self.label or (
+            defaults.LABEL if defaults.LABEL in x.labels else next(iter(x.labels), None)
+        )
         if label not in x.labels:
             raise SpecError(
                 f"objective ami: the data has no label column '{label or ''}'",

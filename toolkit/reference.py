@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from musiclust import defaults
 from musiclust.errors import DataError, SpecError, did_you_mean
 from musiclust.fusion import standardise
 from musiclust.params import Str
@@ -37,8 +38,6 @@ REFERENCE_PARAMS = (
         "(+ musicnn when its weights are installed), tfidf without audio",
     ),
 )
-AUDIO = ("audio_stats", "musicnn")
-LYRICS = ("tfidf",)
 
 
 def check(registry: Registry, value: str) -> None:
@@ -69,7 +68,7 @@ def resolve(registry: Registry, value: str, has_audio: bool, has_lyrics: bool) -
                     f"reference.features: '{name}' needs {modality}, and the data has none"
                 )
         return names
-    names = AUDIO if has_audio else LYRICS
+    names = defaults.REFERENCE_AUDIO if has_audio else defaults.REFERENCE_LYRICS
     return [n for n in names if registry.cannot_run("feature", n) is None]
 
 

@@ -21,14 +21,13 @@ the plugin's declaration, so a typo fails in one line before anything is compute
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from musiclust import reference
+from musiclust import defaults, reference
 from musiclust.analysis import HOP
 from musiclust.audio import AUDIO_PARAMS
 from musiclust.cache import digest
@@ -38,32 +37,12 @@ from musiclust.fusion import FUSION_PARAMS
 from musiclust.params import Param
 from musiclust.registry import Registry
 from musiclust.segments import SEGMENT_PARAMS
+from musiclust.specfile import SECTIONS, load_config
 
-DEFAULT_ENCODER = "pca"
-#: Ward's agglomerative clustering, K by the search's label-free rule: on the dev clips with
-#: musicnn it reached genre AMI 0.798 (K = 10 chosen, every seed), k-means 0.688 +- 0.028.
-DEFAULT_CLUSTERER = "agglomerative"
-CONFIG_KEYS = (
-    "data",
-    "source",
-    "features",
-    "encoder",
-    "clusterer",
-    "metrics",
-    "reports",
-    "audio",
-    "segments",
-    "reference",
-    "fusion",
-    "seed",
-)
 #: Settings sections that take ``--set section.param=value`` like plugins do.
-SETTINGS: dict[str, tuple[Param, ...]] = {
-    "audio": AUDIO_PARAMS,
-    "segments": SEGMENT_PARAMS,
-    "reference": reference.REFERENCE_PARAMS,
-    "fusion": FUSION_PARAMS,
-}
+SETTINGS: dict[str, tuple[Param, ...]] = dict(
+    zip(SECTIONS, (AUDIO_PARAMS, SEGMENT_PARAMS, reference.REFERENCE_PARAMS, FUSION_PARAMS))
+)
 #: Spec entries that do not change results (left out of the hash).
 UNHASHED = {("audio", "n_jobs"), ("audio", "scheduler")}
 
@@ -198,7 +177,7 @@ def build_spec(
         raw["seed"] = seed
 
     source_part = _source_part(registry, raw)
-    encoder_part = _part(raw.get("encoder") or DEFAULT_ENCODER, "encoder")
+    encoder_part = _part(raw.get("encoder") or defaults.ENCODER, "encoder")
     encoder_cls = registry.get("encoder", encoder_part.name).cls
     default_features = raw.get("features") in (None, [], "")
     alternatives: dict[str, list[str]] = {}
@@ -217,7 +196,7 @@ def build_spec(
         source=source_part,
         features=feature_parts,
         encoder=encoder_part,
-        clusterer=_part(raw.get("clusterer") or DEFAULT_CLUSTERER, "clusterer"),
+        clusterer=_part(raw.get("clusterer") or defaults.CLUSTERER, "clusterer"),
         metrics=_parts_or_all(registry, raw.get("metrics"), "metric"),
         reports=_parts_or_all(registry, raw.get("reports"), "report"),
         audio=dict(raw.get("audio") or {}),
@@ -281,67 +260,6 @@ def _apply_implied(spec: Spec, registry: Registry, given: set[str]) -> None:
         )
 
 
-#: Spec files shipped with musiclust, usable by name: ``--config published-hybrid``.
-SHIPPED = Path(__file__).resolve().parent / "specs"
-
-
-def shipped_specs() -> list[str]:
-    return sorted(p.stem for p in SHIPPED.glob("*.yaml"))
-
-
-def config_path(config: str | Path) -> Path:
-    """The spec file ``config`` names: a path, or the name of a shipped spec."""
-    path = Path(config)
-    if path.is_file():
-        return path
-    if str(config) in shipped_specs():
-        return SHIPPED / f"{config}.yaml"
-    names = shipped_specs()
-    raise SpecError(
-        f"config file not found: {path}",
-        did_you_mean(str(config), names) or f"shipped specs, usable by name: {', '.join(names)}",
-    )
-
-
-def load_config(config: str | Path) -> dict[str, Any]:
-    path = config_path(config)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except UnicodeDecodeError as exc:
-        raise SpecError(
-            f"config file {path} is not UTF-8 text (byte {exc.start}: {exc.reason})",
-            "save it as UTF-8",
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise SpecError(f"config file {path} is not valid YAML{where}") from None
-    if not isinstance(data, dict):
-        raise SpecError(f"config file {path} must hold a mapping of {', '.join(CONFIG_KEYS)}")
-    unknown = [k for k in data if k not in CONFIG_KEYS]
-    if unknown:
-        raise SpecError(
-            f"unknown key '{unknown[0]}' in {path}; valid keys: {', '.join(CONFIG_KEYS)}",
-            did_you_mean(str(unknown[0]), CONFIG_KEYS),
-        )
-    return copy.deepcopy(data)
-
-
-def spec_settings(config: str | Path) -> dict[str, Any]:
-    """A spec file's plugin parameters and settings as ``--set`` keys
-    (``{"tfidf.dims": 64, "segments.length": None}``): what a preset implies."""
-    raw = load_config(config)
-    parts = [raw.get(k) for k in ("source", "encoder", "clusterer")]
-    parts += [p for k in ("features", "metrics", "reports") for p in raw.get(k) or []]
-    out: dict[str, Any] = {}
-    for part in parts:
-        if isinstance(part, dict):  # {name: ..., params: {...}}; a bare name sets nothing
-            out.update({f"{part['name']}.{k}": v for k, v in (part.get("params") or {}).items()})
-    for section in SETTINGS:
-        out.update({f"{section}.{k}": v for k, v in (raw.get(section) or {}).items()})
-    return out
-
-
 def _source_part(registry: Registry, raw: dict[str, Any]) -> Part:
     data = raw.get("data")
     if raw.get("source"):
@@ -349,9 +267,9 @@ def _source_part(registry: Registry, raw: dict[str, Any]) -> Part:
     elif data:
         path = Path(data)
         if path.is_dir():
-            part = Part("folder")
+            part = Part(defaults.SOURCE_FOR_FOLDER)
         elif path.is_file() and path.suffix.lower() == ".csv":
-            part = Part("csv")
+            part = Part(defaults.SOURCE_FOR_CSV)
         elif not path.exists():
             raise DataError(f"no such file or folder: {data}")
         else:
@@ -360,7 +278,7 @@ def _source_part(registry: Registry, raw: dict[str, Any]) -> Part:
                 "or name the source with --source",
             )
     else:
-        part = Part("demo")
+        part = Part(defaults.SOURCE_WITHOUT_DATA)
     if data:
         cls = registry.get("source", part.name).cls
         assert issubclass(cls, Source)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from musiclust import defaults
 from musiclust.cli_options import (
     config_option,
     data_options,
@@ -45,7 +46,7 @@ from musiclust.registry import get_registry
 @click.option(
     "--storage",
     metavar="URL",
-    default="sqlite:///optuna.db",
+    default=defaults.STORAGE,
     show_default=True,
     help="Optuna storage; a database URL (postgresql://...) shares the study between machines.",
 )
@@ -147,8 +148,8 @@ def search(
         clusterers=names(clusterers),
         sets=[s for s in sets if s.strip()],
         seed=parse_seed(given(seed)) or 0,
-        trials=positive(trials, "--trials", 20),
-        storage=given(storage) or "sqlite:///optuna.db",
+        trials=positive(trials, "--trials", defaults.TRIALS),
+        storage=given(storage) or defaults.STORAGE,
         study=given(study),
         resume=flag(resume, "--resume"),
         objective=given(objective),
@@ -157,7 +158,7 @@ def search(
         register=given(register),
         pruner=pruner,
         reports=names(reports) or [],
-        confirm=positive(confirm, "--confirm", 3, least=0),
+        confirm=positive(confirm, "--confirm", defaults.CONFIRM, least=0),
     )
     if dry_run:
         from musiclust.search import prepare

@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from musiclust import defaults
 from musiclust.errors import (
     MusiclustError,
 )
@@ -42,8 +43,8 @@ class SearchOptions:
     clusterers: list[str] | None = None
     sets: list[str] = field(default_factory=list)
     seed: int = 0
-    trials: int = 20
-    storage: str = "sqlite:///optuna.db"
+    trials: int = defaults.TRIALS
+    storage: str = defaults.STORAGE
     study: str | None = None
     resume: bool = False
     objective: str | None = None
@@ -53,7 +54,7 @@ class SearchOptions:
     pruner: str = "median"
     refit: bool = True
     #: The best trials re-scored with CONFIRM_SEEDS more seeds before one is picked (0: none).
-    confirm: int = 3
+    confirm: int = defaults.CONFIRM
     #: Reports for every trial (None: every default one); the re-fitted best run gets all.
     reports: list[str] | None = field(default_factory=list)
 
