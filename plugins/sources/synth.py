@@ -14,6 +14,12 @@ import numpy as np
 
 SYNTH_VERSION = "2"
 
+
+def _words(text: str) -> list[str]:
+    """A word list written as one string, in order (the demo draws from it by position)."""
+    return text.split()
+
+
 MAJOR = (0, 4, 7)
 MINOR = (0, 3, 7)
 POWER = (0, 7, 12)
@@ -193,37 +199,11 @@ STYLES = (
     ),
 )
 
-COMMON_WORDS = (
-    "baby",
-    "night",
-    "time",
-    "feel",
-    "know",
-    "yeah",
-    "world",
-    "light",
-    "way",
-    "life",
-    "away",
-    "come",
-    "home",
-    "day",
-    "heart",
-    "never",
-    "again",
-    "tonight",
-    "together",
-    "just",
-    "say",
-    "believe",
-    "free",
-    "soul",
-    "remember",
-    "morning",
-    "long",
-    "inside",
-    "everything",
-    "go",
+COMMON_WORDS = tuple(
+    _words(
+        "baby night time feel know yeah world light way life away come home day heart never again "
+        "tonight together just say believe free soul remember morning long inside everything go"
+    )
 )
 
 
@@ -404,134 +384,24 @@ def lyrics(style: Style, rng: np.random.Generator) -> str | None:
 #: Word lists of the demo's ``languages`` option: the same everyday words in each language, so
 #: the language is the only thing lyrics carry (independent of the audio's style).
 LANGUAGES = {
-    "english": [
-        "love",
-        "heart",
-        "night",
-        "fire",
-        "road",
-        "rain",
-        "dream",
-        "light",
-        "home",
-        "sky",
-        "river",
-        "time",
-        "song",
-        "dance",
-        "shadow",
-        "morning",
-        "summer",
-        "window",
-        "city",
-        "sea",
-        "stone",
-        "silver",
-        "golden",
-        "wild",
-        "alone",
-        "young",
-        "old",
-        "moon",
-        "star",
-        "soul",
-    ],
-    "spanish": [
-        "amor",
-        "corazón",
-        "noche",
-        "fuego",
-        "camino",
-        "lluvia",
-        "sueño",
-        "luz",
-        "casa",
-        "cielo",
-        "río",
-        "tiempo",
-        "canción",
-        "baile",
-        "sombra",
-        "mañana",
-        "verano",
-        "ventana",
-        "ciudad",
-        "mar",
-        "piedra",
-        "plata",
-        "dorado",
-        "salvaje",
-        "solo",
-        "joven",
-        "viejo",
-        "luna",
-        "estrella",
-        "alma",
-    ],
-    "bengali": [
-        "ভালোবাসা",
-        "হৃদয়",
-        "রাত",
-        "আগুন",
-        "পথ",
-        "বৃষ্টি",
-        "স্বপ্ন",
-        "আলো",
-        "ঘর",
-        "আকাশ",
-        "নদী",
-        "সময়",
-        "গান",
-        "নাচ",
-        "ছায়া",
-        "সকাল",
-        "গ্রীষ্ম",
-        "জানালা",
-        "শহর",
-        "সাগর",
-        "পাথর",
-        "রুপা",
-        "সোনালি",
-        "বুনো",
-        "একা",
-        "তরুণ",
-        "পুরোনো",
-        "চাঁদ",
-        "তারা",
-        "মন",
-    ],
-    "german": [
-        "liebe",
-        "herz",
-        "nacht",
-        "feuer",
-        "straße",
-        "regen",
-        "traum",
-        "licht",
-        "haus",
-        "himmel",
-        "fluss",
-        "zeit",
-        "lied",
-        "tanz",
-        "schatten",
-        "morgen",
-        "sommer",
-        "fenster",
-        "stadt",
-        "meer",
-        "stein",
-        "silber",
-        "golden",
-        "wild",
-        "allein",
-        "jung",
-        "alt",
-        "mond",
-        "stern",
-        "seele",
-    ],
+    "english": _words(
+        "love heart night fire road rain dream light home sky river time song dance shadow "
+        "morning summer window city sea stone silver golden wild alone young old moon star soul"
+    ),
+    "spanish": _words(
+        "amor corazón noche fuego camino lluvia sueño luz casa cielo río tiempo canción baile "
+        "sombra mañana verano ventana ciudad mar piedra plata dorado salvaje solo joven viejo "
+        "luna estrella alma"
+    ),
+    "bengali": _words(
+        "ভালোবাসা হৃদয় রাত আগুন পথ বৃষ্টি স্বপ্ন আলো ঘর আকাশ নদী সময় গান নাচ ছায়া সকাল গ্রীষ্ম "
+        "জানালা শহর সাগর পাথর রুপা সোনালি বুনো একা তরুণ পুরোনো চাঁদ তারা মন"
+    ),
+    "german": _words(
+        "liebe herz nacht feuer straße regen traum licht haus himmel fluss zeit lied tanz "
+        "schatten morgen sommer fenster stadt meer stein silber golden wild allein jung alt mond "
+        "stern seele"
+    ),
 }
 
 
