@@ -60,13 +60,14 @@ def prepare(
     space's, once, as a run does.
 
     Returns (spec, extraction, feature components, audio settings, framing)."""
+    from musiclust.adapt import adapt_to_data
     from musiclust.audio import AudioSettings
     from musiclust.cache import FeatureCache
     from musiclust.extraction import extract
     from musiclust.pipeline import reference_features
     from musiclust.registry import get_registry
     from musiclust.segments import Framing
-    from musiclust.spec import adapt_to_data, build_spec, instantiate
+    from musiclust.spec import build_spec, instantiate
 
     registry = get_registry()
     spec = build_spec(

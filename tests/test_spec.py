@@ -7,9 +7,10 @@ import pytest
 import yaml
 from conftest import DEFAULT_AUDIO, DEFAULT_FEATURES
 
+from musiclust.adapt import adapt_to_data
 from musiclust.errors import DataError, SpecError
 from musiclust.registry import get_registry
-from musiclust.spec import adapt_to_data, build_spec
+from musiclust.spec import build_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 

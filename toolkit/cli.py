@@ -153,7 +153,8 @@ def run(
         seed=parse_seed(given(seed)),
     )
     if dry_run:
-        from musiclust.spec import adapt_to_data, instantiate
+        from musiclust.adapt import adapt_to_data
+        from musiclust.spec import instantiate
 
         dataset = instantiate(registry, "source", spec.source, spec.seed).load()
         notes = adapt_to_data(spec, registry, dataset.has_audio, dataset.has_lyrics)

@@ -45,11 +45,12 @@ def export_features(
 ) -> Exported:
     import pandas as pd
 
+    from musiclust.adapt import adapt_to_data
     from musiclust.audio import AudioSettings
     from musiclust.cache import FeatureCache
     from musiclust.extraction import extract
     from musiclust.segments import Framing
-    from musiclust.spec import adapt_to_data, build_spec, instantiate
+    from musiclust.spec import build_spec, instantiate
 
     out = Path(out).expanduser()
     if out.suffix.lower() != ".npz":

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from musiclust import __version__, artifacts, cluster_map, scale, tracking
+from musiclust.adapt import adapt_to_data
 from musiclust.audio import AudioSettings
 from musiclust.cache import FeatureCache
 from musiclust.chain import Chain
@@ -30,7 +31,7 @@ from musiclust.extraction import extract
 from musiclust.html_report import write_html
 from musiclust.registry import Registry, get_registry
 from musiclust.segments import Framing
-from musiclust.spec import Spec, adapt_to_data, instantiate
+from musiclust.spec import Spec, instantiate
 
 log = logging.getLogger("musiclust")
 

@@ -27,12 +27,13 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+from musiclust.adapt import adapt_to_data
 from musiclust.cache import digest
 from musiclust.errors import DataError, SpecError, did_you_mean
 from musiclust.params import Param
 from musiclust.registry import Registry
 from musiclust.segments import SEARCHED_LENGTHS, SEGMENT_PARAMS
-from musiclust.spec import SETTINGS, adapt_to_data, build_spec, set_items
+from musiclust.spec import SETTINGS, build_spec, set_items
 
 MAX_FEATURES = 3
 _SEGMENTS = {p.name: p for p in SEGMENT_PARAMS}

@@ -1,0 +1,64 @@
+"""A resolved spec fitted to the data it meets: default features the data cannot feed are
+swapped for an alternative or dropped (explicit ones fail in one line), the encoder's needs are
+checked, and ``reference.features=auto`` becomes concrete."""
+
+from __future__ import annotations
+
+from musiclust import reference
+from musiclust.errors import DataError
+from musiclust.registry import Registry
+from musiclust.spec import Part, Spec, _resolve_params
+
+
+def adapt_to_data(spec: Spec, registry: Registry, has_audio: bool, has_lyrics: bool) -> list[str]:
+    """Drop default features the data cannot feed; fail on explicit ones. Returns notes."""
+    notes = []
+    kept = []
+
+    def feeds(name: str) -> bool:
+        modality = registry.get("feature", name).cls.modality
+        return has_audio if modality == "audio" else has_lyrics
+
+    for part in spec.features:
+        modality = registry.get("feature", part.name).cls.modality
+        if feeds(part.name):
+            kept.append(part)
+        elif spec.default_features and any(feeds(n) for n in spec.alternatives.get(part.name, [])):
+            other = next(n for n in spec.alternatives[part.name] if feeds(n))
+            declared = registry.get("feature", other).cls.declared_params()
+            kept.append(Part(other, _resolve_params(other, declared, spec.standby.get(other, {}))))
+            notes.append(
+                f"default feature '{other}' instead of '{part.name}': the data has no {modality}"
+            )
+        elif spec.default_features:
+            notes.append(f"default feature '{part.name}' dropped: the data has no {modality}")
+        else:
+            raise DataError(
+                f"feature '{part.name}' needs {modality}, and the data has none",
+                "choose features for the data with --features",
+            )
+    if not kept:
+        raise DataError(
+            "none of the encoder's default features fits the data "
+            f"({', '.join(p.name for p in spec.features)})",
+            "choose features with --features",
+        )
+    spec.features = kept
+    encoder = registry.get("encoder", spec.encoder.name).cls
+    outputs = {registry.get("feature", p.name).cls.output for p in kept}
+    for kind in sorted(encoder.needs - outputs):
+        what = {"matrix": "a 2-D feature (mfcc, mel, chroma, stack39 ...)"}.get(kind, kind)
+        raise DataError(
+            f"encoder '{spec.encoder.name}' needs {what}, and none of the run's features "
+            f"({', '.join(p.name for p in kept)}) is one",
+            "choose features with --features" if has_audio else "the data has no audio",
+        )
+    for name in sorted(set(spec.standby) - {p.name for p in kept}):
+        notes.append(
+            f"--set {name}.* not used: {name} stands in for a default feature only on data "
+            "that needs it"
+        )
+    spec.reference["features"] = ",".join(
+        reference.resolve(registry, spec.reference["features"], has_audio, has_lyrics)
+    )
+    return notes
