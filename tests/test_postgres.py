@@ -3,10 +3,13 @@ extra): two `musiclust search` processes share one study on it, with MLflow's tr
 on the same server (docs/search.md's "Running on more than one machine")."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 from conftest import SMALL_DEMO
@@ -15,13 +18,18 @@ pgserver = pytest.importorskip("pgserver", reason="the dev extra installs pgserv
 
 
 @pytest.fixture(scope="module")
-def postgres(tmp_path_factory: pytest.TempPathFactory):
+def postgres():
     """A PostgreSQL server listening on 127.0.0.1 (as a user a root test run makes, since
     PostgreSQL refuses to run as root); yields a function that makes a database and gives
-    its URL, with a password as a user on another machine would write it."""
+    its URL, with a password as a user on another machine would write it.
+
+    Its data folder is outside pytest's own temporary tree: that user must traverse the
+    folders above it, and another pytest session starting meanwhile closes pytest's tree
+    (0700) again, which left the server unable to stop."""
     import psycopg
 
-    data = tmp_path_factory.mktemp("postgres") / "data"
+    top = Path(tempfile.mkdtemp(prefix="musiclust-postgres-"))
+    data = top / "data"
     data.mkdir()
     as_user = {}
     if os.geteuid() == 0:
@@ -48,7 +56,10 @@ def postgres(tmp_path_factory: pytest.TempPathFactory):
     try:
         yield database
     finally:
-        pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data, **as_user)
+        try:
+            pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data, **as_user)
+        finally:
+            shutil.rmtree(top, ignore_errors=True)
 
 
 @pytest.mark.slow
