@@ -12,12 +12,12 @@ import click
 
 from musiclust import __version__, defaults
 from musiclust.cli_options import config_option, data_options, given, parse_seed, positive
+from musiclust.cli_search import search
 from musiclust.console import print_run
 from musiclust.errors import MusiclustError, SpecError, Terminated, stop_on_sigterm
 from musiclust.logs import VERBOSE as _VERBOSE
 from musiclust.logs import configure_logging
 from musiclust.registry import get_registry
-from musiclust.search.command import search
 
 log = logging.getLogger("musiclust")
 

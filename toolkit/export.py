@@ -12,8 +12,11 @@ No model is fitted and no MLflow run is started.
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -43,8 +46,6 @@ def export_features(
     config: str | None = None,
     progress: bool = True,
 ) -> Exported:
-    import pandas as pd
-
     from musiclust.adapt import adapt_to_data
     from musiclust.audio import AudioSettings
     from musiclust.cache import FeatureCache
@@ -84,16 +85,14 @@ def export_features(
     )
     clips = extraction.dataset.clips
     arrays: dict[str, np.ndarray] = {"id": np.array([c.id for c in clips])}
-    index = pd.DataFrame(
-        {
-            "index": np.arange(len(clips)),
-            "id": [c.id for c in clips],
-            "audio": [None if c.audio is None else str(c.audio) for c in clips],
-            "has_lyrics": [c.lyrics is not None for c in clips],
-        }
-    )
-    for column in extraction.dataset.label_columns:
-        index[column] = [c.labels.get(column) for c in clips]
+    labels = extraction.dataset.label_columns
+    index: dict[str, list[Any]] = {
+        "index": list(range(len(clips))),
+        "id": [c.id for c in clips],
+        "audio": [None if c.audio is None else str(c.audio) for c in clips],
+        "has_lyrics": [c.lyrics is not None for c in clips],
+        **{column: [c.labels.get(column) for c in clips] for column in labels},
+    }
     shapes = {}
     for name, block in extraction.blocks.items():
         arrays[name] = block.values
@@ -105,16 +104,14 @@ def export_features(
             present[block.groups[block.mask]] = True
         else:
             present = block.mask
-        index[f"has_{name}"] = present
+        index[f"has_{name}"] = [bool(p) for p in present]
     np.savez_compressed(out, **arrays)
+    # the csv module, not pandas: importing pandas would be a tenth of a 100-clip command
     index_path = out.with_suffix(".csv")
-    index.to_csv(index_path, index=False)
+    _write_csv(index_path, list(index), zip(*index.values()))
     skipped = dataset.skipped + extraction.skipped
     skipped_path = out.with_name(out.stem + ".skipped.csv")
-    pd.DataFrame(
-        [{"id": s.id, "path": s.path, "reason": s.reason} for s in skipped],
-        columns=["id", "path", "reason"],
-    ).to_csv(skipped_path, index=False)
+    _write_csv(skipped_path, ["id", "path", "reason"], ((s.id, s.path, s.reason) for s in skipped))
     notes = list(spec.notes)
     framing = Framing.from_params(spec.segments)
     if framing.length is not None:  # every feature is cut, not only the 2-D one that asked
@@ -125,3 +122,11 @@ def export_features(
             "--set segments.length=none for one row per clip"
         )
     return Exported(out, index_path, skipped_path, len(clips), len(skipped), shapes, notes)
+
+
+def _write_csv(path: Path, header: list[str], rows: Iterable[Iterable[Any]]) -> None:
+    """A CSV as pandas writes one: None as an empty field, booleans as True/False."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)

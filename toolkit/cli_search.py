@@ -1,4 +1,5 @@
-"""``musiclust search``: the command line of a search (the work is in musiclust.search)."""
+"""``musiclust search``: its command line (the work is in :mod:`musiclust.search`, imported
+only when a search runs, so other commands start without Optuna and MLflow)."""
 
 from __future__ import annotations
 
