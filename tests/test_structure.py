@@ -132,3 +132,26 @@ def test_the_public_names_load_on_first_use():
     assert sorted(musiclust.__all__) == sorted([*musiclust._PUBLIC, "__version__"])
     for name in musiclust.__all__:
         assert getattr(musiclust, name) is not None
+
+
+#: Attributes the framework reads by name from things that are not plugins (modules, signals,
+#: exceptions, entry points, its own objects).
+NOT_PLUGIN_MEMBERS = {"__path__", "__name__", "setitimer", "dist", "problem_mark", "orig", "meta"}
+NOT_PLUGIN_MEMBERS |= {"left_out_", "chain_"}  # fusion's and the notebook API's own state
+
+
+def test_the_framework_probes_no_plugin_member_the_base_classes_do_not_declare():
+    """getattr/hasattr with a literal name in the framework: each name is declared on a base
+    class (musiclust/components.py) or belongs to something that is not a plugin."""
+    import re
+
+    from musiclust import components
+
+    declared = {n for cls in vars(components).values() if isinstance(cls, type) for n in dir(cls)}
+    probed = {}
+    for path in sorted((ROOT / "toolkit").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        for name in re.findall(r"(?:getattr|hasattr)\([^,()]+, \"(\w+)\"", text):
+            if name not in declared and name not in NOT_PLUGIN_MEMBERS:
+                probed.setdefault(name, []).append(path.name)
+    assert probed == {}

@@ -27,6 +27,9 @@ from musiclust.segments import Framing, mean_by_group, vote
 
 
 class Chain:
+    #: The latent rows the clusterer was fitted on (set by fitting; not pickled with a model).
+    fit_rows_: np.ndarray | None = None
+
     def __init__(
         self,
         features: list[FeatureExtractor],
@@ -67,15 +70,10 @@ class Chain:
         self.step_ = f"encoder '{self.encoder.name}'"
         rows = _checked_latent(self.encoder.fit_transform(X), len(X), self.encoder.name)
         self.step_ = f"clusterer '{self.clusterer.name}'"
-        if hasattr(self.clusterer, "use_encoder"):  # from_encoder: the encoder's own clusters
+        if self.clusterer.needs_encoder_method:  # from_encoder: the encoder's own clusters
             self.clusterer.use_encoder(self.encoder)
         self.fit_rows_ = rows  # what the clusterer saw (scoring may re-fit it)
-        chooses = getattr(self.clusterer, "n_clusters", None) == "auto"
-        if (
-            reference is not None
-            and chooses
-            and getattr(self.clusterer, "criterion", None) == "label_free"
-        ):
+        if reference is not None and self.clusterer.chooses_k_label_free():
             self.clusterer.scorer = self._k_scorer(rows, X.groups, n_clips, reference)
         try:
             return self._to_clips(rows, X.groups, n_clips, fit=True)

@@ -8,7 +8,7 @@ declarations of base classes (such as a feature's ``weight``) are inherited.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -41,6 +41,11 @@ class Component:
     version: ClassVar[str] = "1"
     #: pip distributions a logged model needs to use this component (pinned at log time).
     requirements: ClassVar[tuple[str, ...]] = ()
+    #: Set by a run: long work (training epochs, a K selection) may show a progress bar on a
+    #: terminal; search trials and the reference space leave it False.
+    progress_: bool = False
+    #: Set by fitting, if anything: lines telling the user what fitting found (logged as notes).
+    notes_: Sequence[str] = ()
 
     def __init__(self, **params: Any) -> None:
         declared = self.declared_params()
@@ -256,6 +261,8 @@ class Encoder(Component):
     (Optuna's ``TrialPruned``). Encoders without epochs never call it.
     """
 
+    epoch_callback: Callable[[int, dict[str, float], Callable[[], np.ndarray]], None] | None = None
+
     family = "encoder"
     #: Kinds of input the encoder uses: ``vector``, ``matrix``.
     accepts: ClassVar[frozenset[str]] = frozenset({"vector"})
@@ -304,6 +311,16 @@ class Encoder(Component):
         user gave none: ``{"tfidf.max_features": 500, "segments.length": None}``."""
         return {}
 
+    def torch_module(self) -> Any:
+        """The trained ``torch.nn.Module``, logged beside the run's model with
+        ``mlflow.pytorch`` (its class kept); None for an encoder without one."""
+        return None
+
+    def planned_epochs(self) -> int | None:
+        """Epochs :meth:`fit` trains for at most (a search then scores the latent along the
+        way, to prune); None for an encoder that is not trained by epochs."""
+        return None
+
 
 class Clusterer(Component):
     """Assigns clusters to latent points; ``-1`` is noise.
@@ -319,6 +336,24 @@ class Clusterer(Component):
     #: (higher is better) in the run's reference space, the way a search scores its trials.
     #: Reset to None after fitting; None where no reference space exists.
     scorer: Callable[[np.ndarray, int], float] | None = None
+    #: The name of an encoder method this clusterer needs (``from_encoder``: the encoder's own
+    #: clusters, ``cluster_latent``): a spec whose encoder lacks it fails before any work, the
+    #: fitted encoder is handed over by :meth:`use_encoder`, and a search cannot re-fit the
+    #: clusterer alone (its stability draws stand a Gaussian mixture in for it).
+    needs_encoder_method: ClassVar[str | None] = None
+    #: Set by fitting when the clusterer chose its own K (or eps): the curve it chose from,
+    #: ``{"criterion", "x", "y", "chosen", "xlabel"}``, drawn by the ``k_selection`` report.
+    selection_: dict[str, Any] | None = None
+
+    def use_encoder(self, encoder: Encoder) -> None:
+        """Receive the run's fitted encoder before :meth:`fit` (only called when
+        :attr:`needs_encoder_method` is set)."""
+
+    def chooses_k_label_free(self) -> bool:
+        """Whether K is chosen by the ``label_free`` criterion (``n_clusters=auto``): the
+        framework then sets :attr:`scorer` before fitting."""
+        params = self.get_params()
+        return params.get("n_clusters") == "auto" and params.get("criterion") == "label_free"
 
     def cluster(self, Z: np.ndarray) -> np.ndarray:
         """Fit on ``Z`` and return one integer label per row (``-1`` for noise)."""

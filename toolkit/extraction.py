@@ -100,8 +100,8 @@ def extract(
     references = list(references)
     for i, reference in enumerate(references):
         # audio references are taken over their texture windows, then averaged per clip
-        window = getattr(reference, "texture_window", None)
-        texture = Framing(window) if isinstance(reference, AudioFeature) and window else Framing()
+        window = reference.texture_window if isinstance(reference, AudioFeature) else None
+        texture = Framing(window) if window else Framing()
         in_run = any(reference is f for f in features)
         shared = settings == AudioSettings() and framing == texture
         if in_run and isinstance(reference, AudioFeature) and not shared:

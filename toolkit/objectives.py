@@ -302,7 +302,7 @@ def refitter(
 
     def refit(idx: np.ndarray, draw: int) -> np.ndarray:
         clusterer = fresh(draw)
-        if getattr(clusterer, "needs_encoder_method", None):
+        if clusterer.needs_encoder_method:
             # the encoder's own clusters cannot be re-fitted alone: a Gaussian mixture
             # with as many components stands in for them
             from sklearn.mixture import GaussianMixture

@@ -170,7 +170,7 @@ def run(
         fit_seconds = time.perf_counter() - started
         tracking.log_history(chain.encoder.history())
         for component in (*features, chain.fusion_, chain.encoder, chain.clusterer):
-            notes.extend(getattr(component, "notes_", []))  # what fitting found out
+            notes.extend(component.notes_)  # what fitting found out
 
         check_stop()
         # 6. metrics: labels are read here, for evaluation only
@@ -239,7 +239,7 @@ def run(
             from musiclust.model import log_model as log_pyfunc
 
             model_uri = log_pyfunc(chain)
-            module = getattr(chain.encoder, "torch_module", lambda: None)()
+            module = chain.encoder.torch_module()
             if module is not None:
                 from musiclust.model import log_torch
 

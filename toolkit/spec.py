@@ -477,7 +477,7 @@ def _check_compatible(spec: Spec, registry: Registry) -> None:
     if not spec.features:
         raise SpecError("no features selected", "give --features a,b")
     clusterer = registry.get("clusterer", spec.clusterer.name).cls
-    needs = getattr(clusterer, "needs_encoder_method", None)
+    needs = clusterer.needs_encoder_method  # type: ignore[attr-defined]
     if needs and not hasattr(encoder, needs):
         able = [i.name for i in registry.infos("encoder") if hasattr(i.cls, needs)]
         raise SpecError(

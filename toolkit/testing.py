@@ -188,7 +188,7 @@ def _encoder(cls: type[Encoder], params: dict[str, Any]) -> None:
 
 
 def _clusterer(cls: type[Clusterer], params: dict[str, Any]) -> None:
-    if getattr(cls, "needs_encoder_method", None):
+    if cls.needs_encoder_method:
         raise NotComputed("it takes an encoder's own clusters: check it with that encoder")
     rng = np.random.default_rng(0)
     centres = np.array([[0.0, 0.0, 0.0, 0.0], [6.0, 0.0, 0.0, 0.0], [0.0, 6.0, 0.0, 0.0]])

@@ -23,9 +23,7 @@ class FromEncoder(Clusterer):
         encoder = getattr(self, "encoder_", None)
         if encoder is None or not hasattr(encoder, "cluster_latent"):
             raise PluginError("from_encoder needs a fitted encoder that yields clusters (vade)")
-        self.selection_ = getattr(encoder, "selection_", None)
-        if self.selection_ is None:
-            del self.selection_
+        self.selection_ = getattr(encoder, "selection_", None)  # vade's own choice of K
         return encoder.cluster_latent(Z)
 
     def predict(self, Z: np.ndarray) -> np.ndarray:

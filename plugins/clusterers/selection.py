@@ -100,7 +100,7 @@ def choose_k(
         if scorer is None:  # fitted outside a run (no reference space): say so, use silhouette
             criterion = "silhouette"
             clusterer.notes_ = [
-                *getattr(clusterer, "notes_", []),
+                *clusterer.notes_,
                 f"{clusterer.name}: criterion label_free needs the run's reference space; "
                 "K was chosen by silhouette in the clusterer's input instead",
             ]
@@ -124,7 +124,7 @@ def _choose(
     best = None
     scores = []
     # a bar on a terminal for the run's own clusterer (progress_ is set by the run)
-    hide = None if getattr(clusterer, "progress_", False) else True  # None: on a terminal
+    hide = None if clusterer.progress_ else True  # None: on a terminal
     for k in tqdm(ks, desc=f"{clusterer.name}: K by {criterion}", disable=hide, leave=False):
         labels, model = fit(k)
         value = score(labels, model, k)

@@ -92,10 +92,11 @@ class Spectral(Clusterer):
         affinity = self._affinity(sample.rows)
         parts = connected_components(affinity, directed=False)[0]
         if parts > 1:
-            self.notes_.append(
+            self.notes_ = [
+                *self.notes_,
                 f"spectral: the similarity graph falls into {parts} disconnected parts "
-                f"(n_neighbors={self.n_neighbors}); clusters follow them"
-            )
+                f"(n_neighbors={self.n_neighbors}); clusters follow them",
+            ]
         with warnings.catch_warnings():  # said once, above, instead of per fit
             warnings.filterwarnings("ignore", message="Graph is not fully connected")
             return self._cluster(Z, affinity, sample)

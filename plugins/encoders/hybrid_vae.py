@@ -114,9 +114,10 @@ class HybridVAE(VariationalEncoder):
     def fit(self, X: EncoderInput) -> HybridVAE:
         super().fit(X)
         if X.vectors is None:
-            self.notes_.append(
-                "hybrid_vae: no vector (lyrics) features in this run: the audio branch alone"
-            )
+            self.notes_ = [
+                *self.notes_,
+                "hybrid_vae: no vector (lyrics) features in this run: the audio branch alone",
+            ]
         return self
 
 

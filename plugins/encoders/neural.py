@@ -171,13 +171,13 @@ class NeuralEncoder(Encoder):
         )
         self.pretrain(model, data, cfg, X)
         groups = np.arange(len(X)) if X.groups is None else X.groups
-        callback = getattr(self, "epoch_callback", None)
+        callback = self.epoch_callback
         # a bar on a terminal for the run's own encoder (progress_ is set by the run)
         bar = tqdm(
             total=self.epochs,
             desc=f"{self.name}: training",
             unit="epoch",
-            disable=None if getattr(self, "progress_", False) else True,  # None: a terminal
+            disable=None if self.progress_ else True,  # None: a terminal
             leave=False,
         )
 
@@ -250,6 +250,9 @@ class NeuralEncoder(Encoder):
         _, inputs, masks = self.branches(X)
         data = _batch(Batch, self._scaled(inputs), masks, self.condition_matrix(X, fit=False))
         return posterior(self.module_, data)[0]
+
+    def planned_epochs(self) -> int | None:
+        return self.epochs
 
     def history(self) -> list[dict[str, float]]:
         """One dict of metrics per epoch (logged to MLflow with the epoch as step)."""

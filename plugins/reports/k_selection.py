@@ -18,7 +18,7 @@ class KSelection(Report):
     name = "k_selection"
 
     def render(self, ev: Evaluation, out_dir: Path) -> list[Path]:
-        selection = getattr(ev.clusterer, "selection_", None)
+        selection = None if ev.clusterer is None else ev.clusterer.selection_
         if not selection:
             raise NotComputed("the clusterer did not choose its own K")
         criterion = selection["criterion"]

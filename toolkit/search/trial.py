@@ -303,8 +303,8 @@ class TrialHooks(RunHooks):
                 for col in extraction.dataset.label_columns
             }
         encoder = chain.encoder
-        epochs = getattr(encoder, "epochs", None)
-        reportable = epochs and not getattr(chain.clusterer, "needs_encoder_method", None)
+        epochs = encoder.planned_epochs()
+        reportable = epochs and not chain.clusterer.needs_encoder_method
         if self.reports_epochs and reportable:
             self.every = max(1, epochs // REPORTS)
             encoder.epoch_callback = self.on_epoch
@@ -330,7 +330,7 @@ class TrialHooks(RunHooks):
             )
 
     def score(self, ev: Any, metrics: dict[str, float]) -> dict[str, float]:
-        rows = getattr(self.chain, "fit_rows_", None)
+        rows = self.chain.fit_rows_
         scored = self.runner.objective.score(
             self.inputs(ev.latent, ev.clusters, metrics.get("active_units"), rows)
         )
