@@ -63,8 +63,8 @@ def prepare(
     from musiclust.adapt import adapt_to_data
     from musiclust.audio import AudioSettings
     from musiclust.cache import FeatureCache
+    from musiclust.core import reference_features
     from musiclust.extraction import extract
-    from musiclust.pipeline import reference_features
     from musiclust.registry import get_registry
     from musiclust.segments import Framing
     from musiclust.spec import build_spec, instantiate

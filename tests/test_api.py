@@ -1,6 +1,8 @@
 """musiclust.api.MusicClustering: the notebook entry, fitted and tracked like a run."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
@@ -38,6 +40,15 @@ def test_untracked_fits_leave_the_users_store_and_folder_alone(tmp_path):
     client = mlflow.MlflowClient()
     assert not client.search_runs([e.experiment_id for e in client.search_experiments()])
     assert not (tmp_path / "mlruns").exists() and Path.cwd() == tmp_path
+    # the run core with no observer: MLflow is not even imported
+    script = (
+        "import sys; from musiclust import MusicClustering; "
+        f"m = MusicClustering(params={SMALL!r}, track=False, reports=[]).fit(); "
+        "print(len(m.labels_), 'mlflow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["20", "False"]
 
 
 def test_mistakes_are_the_runs_one_line_errors():

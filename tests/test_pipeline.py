@@ -359,7 +359,7 @@ def test_density_clustering_reports_noise_apart_from_clusters(tmp_path):
     ],
 )
 def test_the_collapse_tag_means_collapse_at_any_k(sizes, collapsed):
-    from musiclust.pipeline import _verdict_tags
+    from musiclust.core import _verdict_tags
 
     metrics = {"n_clusters": float(len(sizes)), "largest_cluster_share": max(sizes) / sum(sizes)}
     notes: list[str] = []

@@ -1,13 +1,15 @@
-"""A resolved spec fitted to the data it meets: default features the data cannot feed are
-swapped for an alternative or dropped (explicit ones fail in one line), the encoder's needs are
-checked, and ``reference.features=auto`` becomes concrete."""
+"""The data a run reads, and a resolved spec fitted to it: default features the data cannot
+feed are swapped for an alternative or dropped (explicit ones fail in one line), the encoder's
+needs are checked, and ``reference.features=auto`` becomes concrete."""
 
 from __future__ import annotations
 
 from musiclust import reference
+from musiclust.components import Source
+from musiclust.data import Dataset
 from musiclust.errors import DataError
 from musiclust.registry import Registry
-from musiclust.spec import Part, Spec, _resolve_params
+from musiclust.spec import Part, Spec, _resolve_params, instantiate
 
 
 def adapt_to_data(spec: Spec, registry: Registry, has_audio: bool, has_lyrics: bool) -> list[str]:
@@ -62,3 +64,15 @@ def adapt_to_data(spec: Spec, registry: Registry, has_audio: bool, has_lyrics: b
         reference.resolve(registry, spec.reference["features"], has_audio, has_lyrics)
     )
     return notes
+
+
+def load(spec: Spec, registry: Registry) -> tuple[Source, Dataset, list[str]]:
+    """The data source and its clips (nothing decoded), the spec fitted to the data's
+    modalities, and the notes that came of it: the first step of every command that reads
+    data (run, ``features``, ``run --dry-run``)."""
+    source = instantiate(registry, "source", spec.source, spec.seed)
+    assert isinstance(source, Source)
+    dataset = source.load()
+    notes = [*spec.notes, *dataset.notes]
+    notes += adapt_to_data(spec, registry, dataset.has_audio, dataset.has_lyrics)
+    return source, dataset, notes

@@ -10,15 +10,13 @@
     model.predict(audio=["new.mp3"])          # clusters of new files (-1: unusable)
 
 Each ``fit`` is one ``musiclust run``: the same spec resolution, checks and errors, tracked in
-MLflow (``run_id_``) unless ``track=False``, in which case the run goes to a throwaway store
-that is deleted with the object.
+MLflow (``run_id_``) unless ``track=False``, in which case the same run of
+:mod:`musiclust.core` happens with no observer, and MLflow is never touched.
 """
 
 from __future__ import annotations
 
-import os
 import shlex
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +30,7 @@ class MusicClustering:
 
     Parameters are those of ``musiclust run``: plugin names (None: the defaults), ``params``
     as ``{"plugin.param": value}`` (``--set``), ``seed``, ``reports`` (names, or ``[]`` for
-    none), ``experiment``; ``track=False`` keeps the run out of the user's MLflow store;
+    none), ``experiment``; ``track=False`` runs without MLflow at all;
     ``log_model`` logs the pyfunc model with the run."""
 
     def __init__(
@@ -63,13 +61,13 @@ class MusicClustering:
 
     def fit(self, data: str | None = None, source: str | None = None) -> MusicClustering:
         """Cluster the songs at ``data`` (a folder, a CSV; None: the demo data)."""
-        from musiclust import pipeline
+        from musiclust import core, pipeline
         from musiclust.registry import get_registry
         from musiclust.spec import build_spec
 
         registry = get_registry()
         if data is not None and Path(data).expanduser().exists():
-            data = str(Path(data).expanduser().resolve())  # fit(track=False) runs elsewhere
+            data = str(Path(data).expanduser().resolve())
         spec = build_spec(
             registry,
             data=data,
@@ -81,19 +79,23 @@ class MusicClustering:
             sets=[f"{k}={shlex.quote(str(v))}" for k, v in self.params.items()],
             seed=self.seed,
         )
-        with self._store():
-            result = pipeline.run(
+        if self.track:
+            result: Any = pipeline.run(
                 spec, registry, experiment=self.experiment, log_model=self.log_model
             )
+            self.run_id_ = result.run_id
+        else:  # the same run with no observer: MLflow is never touched
+            prepared = core.prepare(spec, registry)
+            result = core.execute(prepared, registry)
+            self.run_id_ = None
         self.result_ = result
-        self.spec_ = result.spec
+        self.spec_ = spec
         self.ids_ = list(result.evaluation.ids)
         self.clips_ = list(result.clips)
         self.labels_ = np.asarray(result.evaluation.clusters)
         self.latent_ = np.asarray(result.evaluation.latent)
         self.metrics_ = dict(result.metrics)
         self.notes_ = list(result.notes)
-        self.run_id_ = result.run_id if self.track else None
         self.chain_ = result.chain
         return self
 
@@ -115,31 +117,6 @@ class MusicClustering:
             raise MusiclustError(f"{len(paths)} audio paths but {len(texts)} lyrics")
         clusters, self.reasons_ = chain.predict(paths, texts)
         return np.asarray(clusters)
-
-    def _store(self) -> Any:
-        """The user's tracking store, or (``track=False``) a throwaway one."""
-        import contextlib
-
-        import mlflow
-
-        if self.track:
-            return contextlib.nullcontext()
-
-        @contextlib.contextmanager
-        def throwaway() -> Any:
-            from musiclust import tracking
-
-            before, here = tracking.tracking_uri(), os.getcwd()
-            self._scratch = tempfile.TemporaryDirectory(prefix="musiclust-untracked-")
-            mlflow.set_tracking_uri(f"sqlite:///{self._scratch.name}/mlflow.db")
-            os.chdir(self._scratch.name)  # MLflow puts a sqlite store's artifacts in ./mlruns
-            try:
-                yield
-            finally:
-                os.chdir(here)
-                mlflow.set_tracking_uri(before)
-
-        return throwaway()
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if v)

@@ -153,13 +153,11 @@ def run(
         seed=parse_seed(given(seed)),
     )
     if dry_run:
-        from musiclust.adapt import adapt_to_data
-        from musiclust.spec import instantiate
+        from musiclust.adapt import load
 
-        dataset = instantiate(registry, "source", spec.source, spec.seed).load()
-        notes = adapt_to_data(spec, registry, dataset.has_audio, dataset.has_lyrics)
+        _, dataset, notes = load(spec, registry)
         click.echo(f"# {len(dataset.clips)} clips; nothing was run (--dry-run)")
-        for note in [*spec.notes, *notes]:
+        for note in notes:
             click.echo(f"# note: {note}")
         click.echo(spec.to_yaml().rstrip())
         return

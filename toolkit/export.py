@@ -46,7 +46,7 @@ def export_features(
     config: str | None = None,
     progress: bool = True,
 ) -> Exported:
-    from musiclust.adapt import adapt_to_data
+    from musiclust.adapt import load
     from musiclust.audio import AudioSettings
     from musiclust.cache import FeatureCache
     from musiclust.extraction import extract
@@ -70,8 +70,7 @@ def export_features(
         config=config,
         reports=[],
     )
-    dataset = instantiate(registry, "source", spec.source, spec.seed).load()
-    adapt_to_data(spec, registry, dataset.has_audio, dataset.has_lyrics)
+    _, dataset, _ = load(spec, registry)
     components = [instantiate(registry, "feature", p, spec.seed) for p in spec.features]
     extraction = extract(
         dataset,

@@ -11,7 +11,7 @@ Every objective returns the value and its parts (logged as ``objective.<part>`` 
 run), and a degenerate clustering (one cluster, or the largest holding more than half of the
 clips, or fewer than 2 active latent units) scores :data:`COLLAPSED`, below any real
 clustering. That guard is stricter than a run's ``collapsed=true`` tag at K = 2-4
-(:func:`musiclust.pipeline.collapse_limit`): while ranking, a giant cluster beside slivers is the
+(:func:`musiclust.core.collapse_limit`): while ranking, a giant cluster beside slivers is the
 trap a collapsed latent falls into.
 
 ``reference_gap`` (part of the default): the silhouette of the clusters in the reference space

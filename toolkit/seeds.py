@@ -17,8 +17,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from musiclust.core import RunHooks
 from musiclust.errors import SpecError
-from musiclust.pipeline import RunHooks, RunResult, run
+from musiclust.pipeline import RunResult, run
 from musiclust.registry import Registry
 from musiclust.spec import Spec
 

@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from musiclust.core import RunHooks
 from musiclust.errors import (
     check_stop,
     deferred_stop,
 )
 from musiclust.objectives import COLLAPSED, Inputs, Objective, describe, refitter
-from musiclust.pipeline import RunHooks
 from musiclust.registry import Registry
 from musiclust.search.options import REPORTS, SearchOptions, say
 from musiclust.space import SearchSpace
