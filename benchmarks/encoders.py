@@ -44,10 +44,8 @@ def encoder_input(data: str, encoder: str, sets: tuple[str, ...]) -> tuple:
     """The spec and the fitted fusion's output for the encoder's default features."""
     from quality import prepare
 
-    from musiclust.chain import Chain
-
-    spec, extraction, features, audio, framing = prepare(data, None, encoder, "kmeans", sets)
-    chain = Chain(features, None, None, audio, framing)  # type: ignore[arg-type]
+    spec, extraction, prepared = prepare(data, None, encoder, "kmeans", sets)
+    chain = prepared.chain
     clips = extraction.dataset.clips
     columns = {"genre": [c.labels.get("genre") for c in clips]}
     return spec, chain.fit_input(extraction.blocks, len(clips), columns)

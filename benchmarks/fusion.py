@@ -68,11 +68,11 @@ def evaluate(data, features, encoder, sets, label, k, balance, seeds, data_seeds
     from sklearn.metrics import adjusted_mutual_info_score
 
     sets = (*sets, f"kmeans.n_clusters={k}", f"fusion.balance={balance}")
-    spec, ex, feats, audio, framing = prepare(data, features, encoder, "kmeans", sets)
+    spec, ex, prepared = prepare(data, features, encoder, "kmeans", sets)
     truth = [c.labels[label] for c in ex.dataset.clips]
     out = []
     for seed in seeds:
-        chain = make_chain(spec, feats, audio, framing, seed)
+        chain = make_chain(spec, prepared, seed)
         _, clusters = chain.fit_predict(ex.blocks, len(ex.dataset.clips))
         out.append(float(adjusted_mutual_info_score(truth, clusters)))
     return out

@@ -122,9 +122,9 @@ def clusterings(data: str):
     for feature, encoder, seed, framings in LATENTS:
         for length, back in framings:
             sets = () if length is None else (f"segments.length={length}", f"segments.back={back}")
-            spec, ex, feats, audio, framing = prepare(data, feature, encoder, "kmeans", sets)
+            spec, ex, prepared = prepare(data, feature, encoder, "kmeans", sets)
             n = len(ex.dataset.clips)
-            chain = make_chain(spec, feats, audio, framing, seed)
+            chain = make_chain(spec, prepared, seed)
             X = chain.fit_input(ex.blocks, n)
             rows = np.asarray(chain.encoder.fit_transform(X), dtype=np.float64)
             groups = X.groups

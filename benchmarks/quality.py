@@ -57,55 +57,28 @@ def prepare(
     data: str, features: str | None, encoder: str, clusterer: str, sets: tuple[str, ...]
 ) -> tuple:
     """Resolve the spec, load the clips and extract (cached) their features and the reference
-    space's, once, as a run does.
+    space's, once, with the run's own core (musiclust.core).
 
-    Returns (spec, extraction, feature components, audio settings, framing)."""
-    from musiclust.adapt import adapt_to_data
-    from musiclust.audio import AudioSettings
-    from musiclust.cache import FeatureCache
-    from musiclust.core import reference_features
-    from musiclust.extraction import extract
+    Returns (spec, extraction, prepared run)."""
+    from musiclust import core
     from musiclust.registry import get_registry
-    from musiclust.segments import Framing
-    from musiclust.spec import build_spec, instantiate
+    from musiclust.spec import build_spec
 
     registry = get_registry()
     spec = build_spec(
         registry, data=data, features=features, encoder=encoder, clusterer=clusterer, sets=sets
     )
-    dataset = instantiate(registry, "source", spec.source, 0).load()
-    adapt_to_data(spec, registry, dataset.has_audio, dataset.has_lyrics)
-    feats = [instantiate(registry, "feature", p, 0) for p in spec.features]
-    audio = AudioSettings.from_params(spec.audio)
-    framing = Framing.from_params(spec.segments)
-    extraction = extract(
-        dataset,
-        feats,
-        audio,
-        framing=framing,
-        references=reference_features(registry, spec, feats),
-        cache=FeatureCache(),
-        progress=False,
-    )
-    return spec, extraction, feats, audio, framing
+    prepared = core.prepare(spec, registry, progress=False, quiet=True)
+    extraction, _ = core.extract_features(prepared, registry, progress=False)
+    return spec, extraction, prepared
 
 
-def make_chain(spec, feats, audio, framing, seed: int):
+def make_chain(spec, prepared, seed: int):
     """The chain a run would fit for ``spec``, its encoder and clusterer seeded."""
-    from musiclust.chain import Chain
+    from musiclust import core
     from musiclust.registry import get_registry
-    from musiclust.spec import instantiate
 
-    registry = get_registry()
-    return Chain(
-        feats,
-        instantiate(registry, "encoder", spec.encoder, seed),
-        instantiate(registry, "clusterer", spec.clusterer, seed),
-        audio,
-        framing,
-        spec.segments["back"],
-        spec.fusion["balance"],
-    )
+    return core.build_chain(spec, get_registry(), seed, prepared.chain.features)
 
 
 def evaluate(
@@ -113,12 +86,12 @@ def evaluate(
 ) -> dict:
     from sklearn import metrics
 
-    spec, extraction, feats, audio, framing = prepare(data, features, encoder, clusterer, sets)
+    spec, extraction, prepared = prepare(data, features, encoder, clusterer, sets)
     truth = [c.labels["genre"] for c in extraction.dataset.clips]
     reference = extraction.reference_space()  # what a run's label_free K choice scores in
     rows = []
     for seed in seeds:
-        chain = make_chain(spec, feats, audio, framing, seed)
+        chain = make_chain(spec, prepared, seed)
         started = time.perf_counter()
         _, clusters = chain.fit_predict(
             extraction.blocks, len(extraction.dataset.clips), reference=reference

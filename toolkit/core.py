@@ -32,7 +32,7 @@ from musiclust.chain import Chain
 from musiclust.data import Dataset, Skip
 from musiclust.errors import DataError, MusiclustError, PluginError, check_stop, did_you_mean
 from musiclust.evaluation import Evaluation, compute_metrics, render_reports
-from musiclust.extraction import extract
+from musiclust.extraction import Extraction, extract
 from musiclust.html_report import write_html
 from musiclust.registry import Registry
 from musiclust.segments import Framing
@@ -125,26 +125,53 @@ def prepare(
 ) -> Prepared:
     """List the data (decoding nothing), fit the spec to it and build the chain of plugins."""
 
-    def make(family: str, part: Any) -> Any:
-        return instantiate(registry, family, part, spec.seed)
-
     say = log.info if quiet else log.warning
     for note in spec.notes:  # decisions with consequences (2-D features cropping clips)
         say(note)
     source, dataset, notes = load(spec, registry)
-    chain = Chain(
-        [make("feature", p) for p in spec.features],
-        make("encoder", spec.encoder),
-        make("clusterer", spec.clusterer),
+    chain = build_chain(spec, registry)
+    chain.clusterer.check_rows(len(dataset.clips))  # a quadratic fit too large: said now
+    chain.clusterer.progress_ = progress  # its K selection shows a bar on a terminal
+    chain.encoder.progress_ = progress  # and a trained encoder its epochs, with the losses
+    return Prepared(spec, dataset, chain, notes, source.experiment_name())
+
+
+def build_chain(
+    spec: Spec, registry: Registry, seed: int | None = None, features: list[Any] | None = None
+) -> Chain:
+    """The chain of plugins the spec names: its features (or ``features``, already built and
+    shared), encoder and clusterer seeded with ``seed`` (default: the spec's)."""
+    seed = spec.seed if seed is None else seed
+    return Chain(
+        features or [instantiate(registry, "feature", p, seed) for p in spec.features],
+        instantiate(registry, "encoder", spec.encoder, seed),
+        instantiate(registry, "clusterer", spec.clusterer, seed),
         AudioSettings.from_params(spec.audio),
         Framing.from_params(spec.segments),
         spec.segments["back"],
         spec.fusion["balance"],
     )
-    chain.clusterer.check_rows(len(dataset.clips))  # a quadratic fit too large: said now
-    chain.clusterer.progress_ = progress  # its K selection shows a bar on a terminal
-    chain.encoder.progress_ = progress  # and a trained encoder its epochs, with the losses
-    return Prepared(spec, dataset, chain, notes, source.experiment_name())
+
+
+def extract_features(
+    prepared: Prepared, registry: Registry, *, progress: bool = True
+) -> tuple[Extraction, list[str]]:
+    """The run's feature blocks and the data set's reference space, cached per clip; and the
+    cache's notes (damaged entries recomputed, a cache that cannot be written)."""
+    spec, chain = prepared.spec, prepared.chain
+    cache = FeatureCache()
+    extraction = extract(
+        prepared.dataset,
+        chain.features,
+        chain.audio,
+        framing=chain.framing,
+        references=reference_features(registry, spec, chain.features),
+        cache=cache,
+        n_jobs=spec.audio["n_jobs"],
+        scheduler=spec.audio["scheduler"],
+        progress=progress,
+    )
+    return extraction, cache.notes
 
 
 def execute(
@@ -166,19 +193,8 @@ def execute(
         return instantiate(registry, family, part, spec.seed)
 
     observer.started(prepared)
-    # features (+ the data set's fixed reference space), cached per clip
-    extraction = extract(
-        dataset,
-        chain.features,
-        chain.audio,
-        framing=chain.framing,
-        references=reference_features(registry, spec, chain.features),
-        cache=(cache := FeatureCache()),
-        n_jobs=spec.audio["n_jobs"],
-        scheduler=spec.audio["scheduler"],
-        progress=progress,
-    )
-    notes.extend(cache.notes)  # damaged entries recomputed, a cache that cannot be written
+    extraction, cache_notes = extract_features(prepared, registry, progress=progress)
+    notes.extend(cache_notes)
     clips = extraction.dataset.clips
     columns = _encoder_columns(chain.encoder, extraction.dataset)
     tags: dict[str, str] = {}
