@@ -4,6 +4,8 @@ needs are checked, and ``reference.features=auto`` becomes concrete."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from musiclust import reference
 from musiclust.components import Source
 from musiclust.data import Dataset
@@ -17,18 +19,21 @@ def adapt_to_data(spec: Spec, registry: Registry, has_audio: bool, has_lyrics: b
     notes = []
     kept = []
 
-    def feeds(name: str) -> bool:
-        modality = registry.get("feature", name).cls.modality
-        return has_audio if modality == "audio" else has_lyrics
+    def feeds(cls: Any) -> bool:
+        return has_audio if cls.modality == "audio" else has_lyrics
 
     for part in spec.features:
-        modality = registry.get("feature", part.name).cls.modality
-        if feeds(part.name):
+        modality = part.cls.modality
+        alternatives = [
+            registry.get("feature", n).cls for n in spec.alternatives.get(part.name, [])
+        ]
+        if feeds(part.cls):
             kept.append(part)
-        elif spec.default_features and any(feeds(n) for n in spec.alternatives.get(part.name, [])):
-            other = next(n for n in spec.alternatives[part.name] if feeds(n))
-            declared = registry.get("feature", other).cls.declared_params()
-            kept.append(Part(other, _resolve_params(other, declared, spec.standby.get(other, {}))))
+        elif spec.default_features and any(feeds(c) for c in alternatives):
+            cls = next(c for c in alternatives if feeds(c))
+            other = cls.name
+            params = _resolve_params(other, cls.declared_params(), spec.standby.get(other, {}))
+            kept.append(Part(other, params, cls))
             notes.append(
                 f"default feature '{other}' instead of '{part.name}': the data has no {modality}"
             )
@@ -46,8 +51,8 @@ def adapt_to_data(spec: Spec, registry: Registry, has_audio: bool, has_lyrics: b
             "choose features with --features",
         )
     spec.features = kept
-    encoder = registry.get("encoder", spec.encoder.name).cls
-    outputs = {registry.get("feature", p.name).cls.output for p in kept}
+    encoder = spec.encoder.cls
+    outputs = {p.cls.output for p in kept}
     for kind in sorted(encoder.needs - outputs):
         what = {"matrix": "a 2-D feature (mfcc, mel, chroma, stack39 ...)"}.get(kind, kind)
         raise DataError(

@@ -376,7 +376,7 @@ def _defaults(registry: Registry, encoder: str) -> list[str]:
 
 
 def _feeds(registry: Registry, encoder: str, clusterer: str) -> bool:
-    needs = getattr(registry.get("clusterer", clusterer).cls, "needs_encoder_method", None)
+    needs = registry.get("clusterer", clusterer).cls.needs_encoder_method
     return not needs or hasattr(registry.get("encoder", encoder).cls, needs)
 
 

@@ -49,10 +49,12 @@ UNHASHED = {("audio", "n_jobs"), ("audio", "scheduler")}
 
 @dataclass
 class Part:
-    """One plugin of a spec: its name and its resolved parameters."""
+    """One plugin of a spec: its name and its resolved parameters; once resolved, also its
+    class, so nothing downstream looks the name up in the registry again."""
 
     name: str
     params: dict[str, Any] = field(default_factory=dict)
+    cls: Any = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "params": dict(self.params)}
@@ -240,7 +242,7 @@ def _given_keys(spec: Spec) -> set[str]:
 
 def _apply_implied(spec: Spec, registry: Registry, given: set[str]) -> None:
     """Settings the encoder's configuration implies (a preset), where the user gave none."""
-    encoder = registry.get("encoder", spec.encoder.name).cls(**spec.encoder.params)
+    encoder = spec.encoder.cls(**spec.encoder.params)
     implied = {k: v for k, v in encoder.implied_settings().items() if k not in given}
     by_name = {part.name: part for _, part in spec.parts()}
     applied = []
@@ -414,7 +416,7 @@ def resolve(spec: Spec, registry: Registry) -> None:
     spec.notes = []
     seen: set[str] = set()
     for family, part in spec.parts():
-        cls = registry.get(family, part.name).cls
+        cls = part.cls = registry.get(family, part.name).cls
         if family in ("feature", "metric", "report"):
             if part.name in seen:
                 raise SpecError(f"{family} '{part.name}' is listed twice")
@@ -436,8 +438,7 @@ def _resolve_segments(spec: Spec, registry: Registry) -> None:
     """Turn ``segments.length: auto`` into a number (or none) and say what 2-D features keep."""
     padded = {}
     for part in spec.features:
-        cls = registry.get("feature", part.name).cls
-        if cls.output == "matrix" and part.params.get("fit") == "pad":
+        if part.cls.output == "matrix" and part.params.get("fit") == "pad":
             padded[part.name] = part.params["frames"]
     if len(set(padded.values())) > 1:
         shown = ", ".join(f"{k}.frames={v}" for k, v in padded.items())
@@ -463,10 +464,10 @@ def _resolve_segments(spec: Spec, registry: Registry) -> None:
 
 
 def _check_compatible(spec: Spec, registry: Registry) -> None:
-    encoder = registry.get("encoder", spec.encoder.name).cls
+    encoder = spec.encoder.cls
     assert issubclass(encoder, Encoder)
     for part in spec.features:
-        feature = registry.get("feature", part.name).cls
+        feature = part.cls
         assert issubclass(feature, FeatureExtractor)
         if feature.output not in encoder.accepts:
             raise SpecError(
@@ -476,8 +477,8 @@ def _check_compatible(spec: Spec, registry: Registry) -> None:
             )
     if not spec.features:
         raise SpecError("no features selected", "give --features a,b")
-    clusterer = registry.get("clusterer", spec.clusterer.name).cls
-    needs = clusterer.needs_encoder_method  # type: ignore[attr-defined]
+    clusterer = spec.clusterer.cls
+    needs = clusterer.needs_encoder_method
     if needs and not hasattr(encoder, needs):
         able = [i.name for i in registry.infos("encoder") if hasattr(i.cls, needs)]
         raise SpecError(
@@ -489,6 +490,7 @@ def _check_compatible(spec: Spec, registry: Registry) -> None:
 
 def instantiate(registry: Registry, family: str, part: Part, seed: int) -> Component:
     """A fresh component for a resolved part (its checks ran in :func:`resolve`), seeded."""
-    component = registry.get(family, part.name).cls(**part.params)
+    cls = part.cls or registry.get(family, part.name).cls
+    component = cls(**part.params)
     component.random_state = seed
     return component
