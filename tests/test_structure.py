@@ -155,3 +155,36 @@ def test_the_framework_probes_no_plugin_member_the_base_classes_do_not_declare()
             if name not in declared and name not in NOT_PLUGIN_MEMBERS:
                 probed.setdefault(name, []).append(path.name)
     assert probed == {}
+
+
+#: The framework modules a plugin may import from besides ``musiclust`` itself: helpers for
+#: audio, lyrics, sources and caching, each with an ``__all__`` naming what is public.
+TOOLBOX = ("analysis", "dsp", "data", "text", "cache", "cluster_map", "scale")
+
+
+def test_plugins_import_only_public_names():
+    """Built-in and example plugins use what a third-party author can: the names of
+    ``musiclust.__all__``, a toolbox module's ``__all__``, and their own package."""
+    import importlib
+
+    import musiclust
+
+    wrong = []
+    roots = [ROOT / "plugins", ROOT / "examples", ROOT / "tests" / "plugin_packages"]
+    for path in sorted(p for root in roots for p in root.rglob("*.py") if "build" not in p.parts):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.ImportFrom) and node.module and not node.level):
+                continue
+            names = [a.name for a in node.names]
+            where = f"{path.relative_to(ROOT)}: from {node.module} import {', '.join(names)}"
+            if node.module == "musiclust":
+                if set(names) - set(musiclust.__all__) - set(TOOLBOX):
+                    wrong.append(where)
+            elif node.module.startswith("musiclust.") and not node.module.startswith(
+                "musiclust.plugins"
+            ):
+                module = node.module.removeprefix("musiclust.")
+                public = getattr(importlib.import_module(node.module), "__all__", ())
+                if module not in TOOLBOX or set(names) - set(public):
+                    wrong.append(where)
+    assert wrong == []

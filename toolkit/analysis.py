@@ -27,6 +27,18 @@ import numpy as np
 
 import musiclust.dsp as dsp
 
+#: What plugins may use (tests/test_structure.py holds plugins to these).
+__all__ = [
+    "HOP",
+    "N_FFT",
+    "AudioAnalysis",
+    "fit_frames",
+    "mean_std",
+    "segment_bounds",
+    "stft_magnitude",
+]
+
+
 N_FFT = 2048
 HOP = 512
 

@@ -25,6 +25,10 @@ from typing import Any
 
 import numpy as np
 
+#: What plugins may use: a stable digest of parameters (a model's identity), the cache's
+#: folder (tests/test_structure.py holds plugins to these).
+__all__ = ["cache_root", "digest"]
+
 
 def cache_root() -> Path:
     env = os.environ.get("MUSICLUST_CACHE_DIR")

@@ -12,6 +12,11 @@ from typing import Any
 
 import numpy as np
 
+#: What plugins may use: the 2-D projection report.html's map uses, shared by pca_scatter
+#: (tests/test_structure.py holds plugins to these).
+__all__ = ["projection"]
+
+
 #: The most songs drawn: an SVG circle is about 150 bytes with its tooltip.
 POINTS = 2000
 #: Colours for clusters 0, 1, ... (matplotlib's tab10 then tab10's lighter half); noise grey.

@@ -6,6 +6,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+#: What plugins may use (source plugins: tests/test_structure.py holds plugins to these).
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "Clip",
+    "Dataset",
+    "Skip",
+    "clean_lyrics",
+    "label_columns",
+    "read_text",
+]
+
+
 if TYPE_CHECKING:
     import pandas as pd
 

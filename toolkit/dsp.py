@@ -16,6 +16,21 @@ from functools import lru_cache
 
 import numpy as np
 
+#: What plugins may use (tests/test_structure.py holds plugins to these).
+__all__ = [
+    "chroma",
+    "chroma_filterbank",
+    "fft_frequencies",
+    "hz_to_mel",
+    "mel_filterbank",
+    "mel_to_hz",
+    "mfcc",
+    "power_to_db",
+    "resample",
+    "spectral_contrast",
+]
+
+
 _F_SP = 200.0 / 3  # Slaney's mel scale: linear below 1 kHz, logarithmic above
 _MIN_LOG_HZ = 1000.0
 _MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP

@@ -23,6 +23,19 @@ import numpy as np
 
 from musiclust.errors import SpecError
 
+#: What plugins may use: the row budgets and sampled fits large collections need
+#: (tests/test_structure.py holds plugins to these).
+__all__ = [
+    "FIT_ROWS",
+    "SAMPLE_ROWS",
+    "STABILITY_ROWS",
+    "check_quadratic",
+    "fit_sample",
+    "nearest_rows",
+    "silhouette",
+    "stratified_sample",
+]
+
 #: Silhouettes beyond this many rows are computed on a stratified sample of this size (on
 #: 6,000 blob rows the sampled value was within 0.01 of the full one: tests/test_scale.py).
 SAMPLE_ROWS = 5000

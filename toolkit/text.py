@@ -6,6 +6,9 @@ from __future__ import annotations
 import unicodedata
 from collections import Counter
 
+#: What plugins may use (tests/test_structure.py holds plugins to these).
+__all__ = ["STOPWORDS", "guess_language", "scripts", "tokenize"]
+
 
 def _han(ch: str) -> bool:
     code = ord(ch)

@@ -21,8 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from musiclust import AudioFeature, Bool, Choice, Float, Int, SpecError, Str, hookimpl
-from musiclust.analysis import AudioAnalysis
+from musiclust import (
+    AudioAnalysis,
+    AudioFeature,
+    Bool,
+    Choice,
+    Float,
+    Int,
+    SpecError,
+    Str,
+    hookimpl,
+)
 from musiclust.cache import digest
 
 WEIGHTS = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from musiclust import AudioFeature, hookimpl
-from musiclust.analysis import AudioAnalysis, mean_std
+from musiclust import AudioAnalysis, AudioFeature, hookimpl
+from musiclust.analysis import mean_std
 
 SPECTRAL = ("centroid", "bandwidth", "rolloff", "flatness")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from musiclust import AudioFeature, Bool, Int, hookimpl
-from musiclust.analysis import AudioAnalysis, mean_std
+from musiclust import AudioAnalysis, AudioFeature, Bool, Int, hookimpl
+from musiclust.analysis import mean_std
 
 
 class MfccStats(AudioFeature):

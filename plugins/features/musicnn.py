@@ -24,8 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from musiclust import AudioFeature, Choice, Float, Int, SpecError, Str, hookimpl
-from musiclust.analysis import AudioAnalysis
+from musiclust import AudioAnalysis, AudioFeature, Choice, Float, Int, SpecError, Str, hookimpl
 from musiclust.cache import digest
 from musiclust.plugins.features.nets.tf_checkpoint import CheckpointError
 

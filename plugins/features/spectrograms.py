@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from musiclust import Bool, Choice, FrameFeature, Int, hookimpl
-from musiclust.analysis import AudioAnalysis
+from musiclust import AudioAnalysis, Bool, Choice, FrameFeature, Int, hookimpl
 from musiclust.plugins.features.mfcc_stats import deltas
 
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from musiclust import Int, Metric, hookimpl
-from musiclust.evaluation import Evaluation
+from musiclust import Evaluation, Int, Metric, hookimpl
 
 
 def contingency(labels: np.ndarray, clusters: np.ndarray) -> np.ndarray:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from musiclust import Int, Metric, hookimpl, scale
-from musiclust.evaluation import Evaluation
+from musiclust import Evaluation, Int, Metric, hookimpl, scale
 
 KEYS = ("silhouette", "calinski_harabasz", "davies_bouldin")
 

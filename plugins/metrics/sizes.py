@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from musiclust import Metric, hookimpl
-from musiclust.evaluation import Evaluation
+from musiclust import Evaluation, Metric, hookimpl
 
 
 class Sizes(Metric):

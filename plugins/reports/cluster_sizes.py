@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musiclust import Report, hookimpl
-from musiclust.evaluation import Evaluation
+from musiclust import Evaluation, Report, hookimpl
 from musiclust.plugins.reports.plotting import new_figure, save
 
 

@@ -9,9 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musiclust import Report, hookimpl
-from musiclust.errors import NotComputed
-from musiclust.evaluation import Evaluation
+from musiclust import Evaluation, NotComputed, Report, hookimpl
 from musiclust.plugins.reports.plotting import categories, new_figure, save
 
 

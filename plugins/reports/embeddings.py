@@ -13,9 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from musiclust import Float, Int, Report, hookimpl
-from musiclust.errors import NotComputed
-from musiclust.evaluation import Evaluation
+from musiclust import Evaluation, Float, Int, NotComputed, Report, hookimpl
 from musiclust.plugins.reports.plotting import scatter_reports
 
 MIN_POINTS = 5

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from musiclust import Report, hookimpl
-from musiclust.errors import NotComputed
-from musiclust.evaluation import Evaluation
+from musiclust import Evaluation, NotComputed, Report, hookimpl
 from musiclust.plugins.reports.plotting import new_figure, save
 
 NEGATED = {"davies_bouldin", "bic", "aic"}

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from musiclust import Report, hookimpl
+from musiclust import Evaluation, Report, hookimpl
 from musiclust.cluster_map import projection
-from musiclust.evaluation import Evaluation
 from musiclust.plugins.reports.plotting import scatter_reports
 
 
