@@ -188,3 +188,12 @@ def test_plugins_import_only_public_names():
                 if module not in TOOLBOX or set(names) - set(public):
                     wrong.append(where)
     assert wrong == []
+
+
+def test_one_family_table_names_every_hook():
+    from musiclust import hookspecs
+    from musiclust.components import FAMILIES
+
+    hooks = {name for name in dir(hookspecs) if name.startswith("register_")}
+    assert hooks == {f.hook for f in FAMILIES.values()}
+    assert all(issubclass(f.base, object) and f.base.family == f.name for f in FAMILIES.values())

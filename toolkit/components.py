@@ -417,20 +417,31 @@ class Report(Component):
         raise NotImplementedError
 
 
-FAMILY_BASES: dict[str, type[Component]] = {
-    "source": Source,
-    "feature": FeatureExtractor,
-    "encoder": Encoder,
-    "clusterer": Clusterer,
-    "metric": Metric,
-    "report": Report,
-}
+@dataclass(frozen=True)
+class Family:
+    """One plugin family: its name, its plural (``--encoders``, ``musiclust plugins
+    encoders``), its base class and the methods its plugins must implement; its hook is
+    ``register_<plural>``."""
 
-#: The method each family's plugins must implement (checked at registration).
-REQUIRED_METHODS: dict[str, tuple[str, ...]] = {
-    "source": ("load",),
-    "encoder": ("fit", "transform"),
-    "clusterer": ("cluster",),
-    "metric": ("compute",),
-    "report": ("render",),
+    name: str
+    plural: str
+    base: type[Component]
+    required: tuple[str, ...]
+
+    @property
+    def hook(self) -> str:
+        return f"register_{self.plural}"
+
+
+#: The six families, the one table the registry, the hooks and the CLI read.
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        Family("source", "sources", Source, ("load",)),
+        Family("feature", "features", FeatureExtractor, ()),
+        Family("encoder", "encoders", Encoder, ("fit", "transform")),
+        Family("clusterer", "clusterers", Clusterer, ("cluster",)),
+        Family("metric", "metrics", Metric, ("compute",)),
+        Family("report", "reports", Report, ("render",)),
+    )
 }

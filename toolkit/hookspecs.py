@@ -51,14 +51,3 @@ def register_metrics(register: Register) -> None:
 @hookspec
 def register_reports(register: Register) -> None:
     """Register reports: plots and tables (subclasses of ``musiclust.Report``)."""
-
-
-#: hook name -> family name
-HOOK_FAMILIES = {
-    "register_sources": "source",
-    "register_features": "feature",
-    "register_encoders": "encoder",
-    "register_clusterers": "clusterer",
-    "register_metrics": "metric",
-    "register_reports": "report",
-}

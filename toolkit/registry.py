@@ -23,8 +23,7 @@ import pluggy
 
 from musiclust import hookspecs
 from musiclust.components import (
-    FAMILY_BASES,
-    REQUIRED_METHODS,
+    FAMILIES,
     AudioFeature,
     Component,
     Encoder,
@@ -42,14 +41,9 @@ BUILTIN_DIST = "musiclust"
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 #: Names of settings sections that share the ``--set name.param`` namespace with plugins.
 RESERVED_NAMES = frozenset({"audio", "seed", "spec"})
-PLURAL = {
-    "source": "sources",
-    "feature": "features",
-    "encoder": "encoders",
-    "clusterer": "clusterers",
-    "metric": "metrics",
-    "report": "reports",
-}
+#: family -> plural, and hook name -> family (both from components.FAMILIES)
+PLURAL = {f.name: f.plural for f in FAMILIES.values()}
+HOOKS = {f.hook: f.name for f in FAMILIES.values()}
 
 
 @dataclass(frozen=True)
@@ -90,7 +84,7 @@ class Registry:
     def __init__(self) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
-        self._by_family: dict[str, dict[str, PluginInfo]] = {f: {} for f in FAMILY_BASES}
+        self._by_family: dict[str, dict[str, PluginInfo]] = {f: {} for f in FAMILIES}
         self.problems: list[Problem] = []
 
     # -- loading ---------------------------------------------------------------------------
@@ -131,11 +125,10 @@ class Registry:
         unknown = [
             attr
             for attr in dir(plugin)
-            if self.pm.parse_hookimpl_opts(plugin, attr) is not None
-            and attr not in hookspecs.HOOK_FAMILIES
+            if self.pm.parse_hookimpl_opts(plugin, attr) is not None and attr not in HOOKS
         ]
         if unknown:
-            known = ", ".join(hookspecs.HOOK_FAMILIES)
+            known = ", ".join(HOOKS)
             self._problem(name, dist, version, f"unknown hook {unknown[0]} (hooks: {known})")
             return []
         if self.pm.has_plugin(name):
@@ -148,7 +141,7 @@ class Registry:
             return []
 
         collected: list[tuple[str, Any]] = []
-        for hook_name, family in hookspecs.HOOK_FAMILIES.items():
+        for hook_name, family in HOOKS.items():
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 if impl.plugin is not plugin:
                     continue
@@ -235,7 +228,7 @@ class Registry:
 
 def contract_problems(family: str, cls: Any) -> list[str]:
     """What a component class gets wrong about its family's contract (empty when sound)."""
-    base = FAMILY_BASES[family]
+    base = FAMILIES[family].base
     if not (inspect.isclass(cls) and issubclass(cls, base)):
         return [f"{cls!r} is not a subclass of toolkit.{base.__name__}"]
     out = []
@@ -244,7 +237,7 @@ def contract_problems(family: str, cls: Any) -> list[str]:
         out.append(f"name {name!r} must be lower-case letters, digits and '_' (starting a letter)")
     elif name in RESERVED_NAMES:
         out.append(f"name {name!r} is reserved")
-    required = list(REQUIRED_METHODS.get(family, ()))
+    required = list(FAMILIES[family].required)
     if family == "feature":
         if issubclass(cls, FrameFeature):
             required.append("frames_of")
