@@ -174,3 +174,17 @@ def test_segments_auto_follow_the_2d_features():
     assert "keep only the first 3.00 s of each 10 s window" in s.notes[0]
     with pytest.raises(SpecError, match="must share one number of frames"):
         spec(features="mel,chroma", sets=["mel.frames=100"])
+
+
+def test_a_spec_held_in_memory_resolves_like_its_file(tmp_path):
+    """build_spec takes the mapping a spec file holds (a search re-fits its best trial from
+    it, with no temporary file), checked the same way."""
+    registry = get_registry()
+    mapping = {"encoder": {"name": "pca", "params": {"n_components": 4}}, "seed": 3}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(mapping))
+    from_file = build_spec(registry, config=str(path))
+    assert build_spec(registry, config=mapping).to_dict() == from_file.to_dict()
+    assert from_file.encoder.params["n_components"] == 4 and from_file.seed == 3
+    with pytest.raises(SpecError, match="unknown key 'encoders' in the spec"):
+        build_spec(registry, config={"encoders": "pca"})

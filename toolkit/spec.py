@@ -157,13 +157,15 @@ def build_spec(
     clusterer: str | None = None,
     reports: str | list[str] | None = None,
     sets: tuple[str, ...] | list[str] = (),
-    config: str | Path | None = None,
+    config: str | Path | dict[str, Any] | None = None,
     seed: int | None = None,
 ) -> Spec:
-    """Resolve a spec from a config file, options and ``--set`` assignments; raise SpecError."""
+    """Resolve a spec from a config file (or its mapping), options and ``--set`` assignments;
+    raise SpecError."""
     raw = load_config(config) if config else {}
-    # a spec file's data path is relative to the file; a shipped spec's to the current folder
-    base_dir = Path(config).resolve().parent if config and Path(config).is_file() else Path.cwd()
+    # a spec file's data path is relative to the file; otherwise to the current folder
+    in_file = isinstance(config, str | Path) and Path(config).is_file()
+    base_dir = Path(config).resolve().parent if in_file else Path.cwd()
     if data is not None:
         raw["data"] = data
     elif raw.get("data") is not None:

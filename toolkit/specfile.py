@@ -50,7 +50,11 @@ def config_path(config: str | Path) -> Path:
     )
 
 
-def load_config(config: str | Path) -> dict[str, Any]:
+def load_config(config: str | Path | dict[str, Any]) -> dict[str, Any]:
+    """A spec file's mapping, checked; ``config`` may also be the mapping itself (a spec held
+    in memory: a search trial's, for instance)."""
+    if isinstance(config, dict):
+        return _checked(copy.deepcopy(config), "the spec")
     path = config_path(config)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -65,13 +69,17 @@ def load_config(config: str | Path) -> dict[str, Any]:
         raise SpecError(f"config file {path} is not valid YAML{where}") from None
     if not isinstance(data, dict):
         raise SpecError(f"config file {path} must hold a mapping of {', '.join(CONFIG_KEYS)}")
+    return _checked(copy.deepcopy(data), str(path))
+
+
+def _checked(data: dict[str, Any], where: str) -> dict[str, Any]:
     unknown = [k for k in data if k not in CONFIG_KEYS]
     if unknown:
         raise SpecError(
-            f"unknown key '{unknown[0]}' in {path}; valid keys: {', '.join(CONFIG_KEYS)}",
+            f"unknown key '{unknown[0]}' in {where}; valid keys: {', '.join(CONFIG_KEYS)}",
             did_you_mean(str(unknown[0]), CONFIG_KEYS),
         )
-    return copy.deepcopy(data)
+    return data
 
 
 def spec_settings(config: str | Path) -> dict[str, Any]:

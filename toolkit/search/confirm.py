@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,21 +27,18 @@ def _trial_spec(
 
     from musiclust.spec import build_spec
 
-    with tempfile.TemporaryDirectory() as tmp:
-        data = yaml.safe_load(trial.user_attrs["spec"])
-        data.pop("source", None)  # the search's own data options rebuild it
-        data.pop("reports", None)
-        path = Path(tmp) / "trial.yaml"
-        path.write_text(yaml.safe_dump(data), encoding="utf-8")
-        return build_spec(
-            registry,
-            data=options.data,
-            source=options.source,
-            config=str(path),
-            seed=seed,
-            reports=reports,
-            sets=shared_sets(registry, options.sets),  # the source's own (csv.lyrics_column)
-        )
+    data = yaml.safe_load(trial.user_attrs["spec"])
+    data.pop("source", None)  # the search's own data options rebuild it
+    data.pop("reports", None)
+    return build_spec(
+        registry,
+        data=options.data,
+        source=options.source,
+        config=data,
+        seed=seed,
+        reports=reports,
+        sets=shared_sets(registry, options.sets),  # the source's own (csv.lyrics_column)
+    )
 
 
 def _confirm(study: Any, runner: TrialRunner) -> tuple[Any, list[dict[str, Any]]]:
