@@ -71,13 +71,18 @@ def adapt_to_data(spec: Spec, registry: Registry, has_audio: bool, has_lyrics: b
     return notes
 
 
-def load(spec: Spec, registry: Registry) -> tuple[Source, Dataset, list[str]]:
-    """The data source and its clips (nothing decoded), the spec fitted to the data's
-    modalities, and the notes that came of it: the first step of every command that reads
-    data (run, ``features``, ``run --dry-run``)."""
+def load_source(spec: Spec, registry: Registry) -> tuple[Source, Dataset]:
+    """The spec's data source and its clips, nothing decoded: the first step of every command
+    that reads data (run, search, ``features``, ``describe``, ``--dry-run``)."""
     source = instantiate(registry, "source", spec.source, spec.seed)
     assert isinstance(source, Source)
-    dataset = source.load()
+    return source, source.load()
+
+
+def load(spec: Spec, registry: Registry) -> tuple[Source, Dataset, list[str]]:
+    """The data source and its clips, the spec fitted to the data's modalities, and the notes
+    that came of it (what a run, ``features`` and ``run --dry-run`` start from)."""
+    source, dataset = load_source(spec, registry)
     notes = [*spec.notes, *dataset.notes]
     notes += adapt_to_data(spec, registry, dataset.has_audio, dataset.has_lyrics)
     return source, dataset, notes

@@ -70,8 +70,9 @@ def describe(
     import pandas as pd
 
     from musiclust import tracking
+    from musiclust.adapt import load_source
     from musiclust.audio import AudioSettings
-    from musiclust.spec import build_spec, instantiate
+    from musiclust.spec import build_spec
 
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -85,8 +86,7 @@ def describe(
     spec = build_spec(registry, data=data, source=source, sets=sets, config=config, reports=[])
     settings = AudioSettings.from_params(spec.audio)
     window = window or spec.segments.get("length") or 3.0
-    source_component = instantiate(registry, "source", spec.source, spec.seed)
-    dataset = source_component.load()
+    source_component, dataset = load_source(spec, registry)
     clips = dataset.clips
     findings = [Finding("skipped by the source", s.id, s.reason) for s in dataset.skipped]
     labels = {

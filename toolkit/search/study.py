@@ -133,10 +133,11 @@ def prepare(registry: Registry, options: SearchOptions) -> tuple[Any, SearchSpac
     """The data set's clip list (decodes nothing, with the user's source settings) and the
     space checked against it."""
     from musiclust import reference
-    from musiclust.spec import build_spec, instantiate
+    from musiclust.adapt import load_source
+    from musiclust.spec import build_spec
 
     spec = build_spec(registry, **options.base(), sets=shared_sets(registry, options.sets))
-    dataset = instantiate(registry, "source", spec.source, options.seed).load()
+    _, dataset = load_source(spec, registry)
     modalities = {
         m for m, ok in (("audio", dataset.has_audio), ("lyrics", dataset.has_lyrics)) if ok
     }
