@@ -16,7 +16,7 @@ from helpers import write_styled_folder, write_tone
 from mlflow.tracking import MlflowClient
 
 import musiclust
-from musiclust import pipeline
+from musiclust import core, pipeline
 from musiclust.errors import DataError
 from musiclust.registry import get_registry
 from musiclust.spec import build_spec
@@ -366,3 +366,20 @@ def test_the_collapse_tag_means_collapse_at_any_k(sizes, collapsed):
     tags = _verdict_tags(metrics, notes, say=notes.append)
     assert tags["collapsed"] == ("true" if collapsed else "false")
     assert bool(notes) == collapsed
+
+
+def test_a_run_without_the_sizes_metric_still_has_its_collapse_verdict():
+    """The framework's own reading of cluster sizes does not depend on a metric plugin."""
+    result = run(
+        config={"metrics": ["internal"]},
+        features="mfcc_stats",
+        sets=[*SMALL_DEMO, "agglomerative.n_clusters=2"],
+        reports=[],
+    )
+    assert result.metrics["n_clusters"] == 2.0
+    sizes = np.bincount(result.evaluation.clusters) / len(result.evaluation.clusters)
+    assert result.metrics["largest_cluster_share"] == pytest.approx(sizes.max())
+    limit = core.collapse_limit(2)
+    assert result.tags["collapsed"] == ("true" if sizes.max() > limit else "false")
+    tags = MlflowClient().get_run(result.run_id).data.tags
+    assert tags["collapsed"] == result.tags["collapsed"]

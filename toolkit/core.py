@@ -245,6 +245,8 @@ def execute(
     started = time.perf_counter()
     metrics, not_computed = compute_metrics(ev, [make("metric", p) for p in spec.metrics])
     metrics["metrics.seconds"] = time.perf_counter() - started
+    for key, value in ev.sizes().items():  # the verdict needs them, with or without `sizes`
+        metrics.setdefault(key, value)
     metrics.update(chain.encoder.diagnostics())
     skipped = dataset.skipped + extraction.skipped
     metrics.update(

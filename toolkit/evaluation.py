@@ -45,6 +45,21 @@ class Evaluation:
     def n(self) -> int:
         return len(self.ids)
 
+    def sizes(self) -> dict[str, float]:
+        """How the clips spread over clusters: ``n_clusters`` (noise, -1, is none),
+        ``noise_share``, ``largest_cluster_share`` and ``cluster_size_entropy``. Every run has
+        them (the collapse verdict reads them), whichever metric plugins it runs."""
+        noise = self.clusters == -1
+        _, counts = np.unique(self.clusters[~noise], return_counts=True)
+        shares = counts / counts.sum() if counts.size else counts
+        n = len(self.clusters)
+        return {
+            "n_clusters": float(len(counts)),
+            "noise_share": float(noise.mean()) if n else 0.0,
+            "largest_cluster_share": float(counts.max() / n) if counts.size else 0.0,
+            "cluster_size_entropy": float(-(shares * np.log(shares)).sum()) if counts.size else 0.0,
+        }
+
     def reference_rows(self) -> np.ndarray:
         if self.reference is None:
             return np.zeros(self.n, dtype=bool)
