@@ -116,8 +116,8 @@ def log_torch(module: Any, name: str = "encoder") -> str:
             name=name,
             serialization_format="pickle",
             code_paths=_copy_packages(_tops([module]), Path(tmp) / "code"),
-            # importing musiclust (the class's parent package) needs numpy and pluggy
-            pip_requirements=_pinned(["torch", "numpy", "pluggy"]),
+            # the networks import torch and numpy only (musiclust's own names load lazily)
+            pip_requirements=_pinned(["torch", "numpy"]),
         )
     return info.model_uri
 
