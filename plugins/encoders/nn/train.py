@@ -161,8 +161,12 @@ def train(
     best: tuple[float, int, dict] | None = None
     stopped_early = False
     model.to(device)
-    train_data = data.take(torch.as_tensor(train_rows)).to(device)
-    val_data = data.take(torch.as_tensor(val_rows)).to(device) if len(val_rows) else None
+    # No copy of the training or validation rows: each batch is gathered from ``data`` by
+    # index (a copy of the training set was a second full-size array in memory), and the
+    # whole input moves to a GPU once only when it fits comfortably there.
+    data = resident(data, device)
+    train_index = torch.as_tensor(train_rows, dtype=torch.long)
+    val_index = torch.as_tensor(val_rows, dtype=torch.long) if len(val_rows) else None
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(cfg.seed)
         generator = torch.Generator(device="cpu").manual_seed(cfg.seed)
@@ -173,12 +177,14 @@ def train(
                 beta = beta_at(epoch, cfg)
                 row = {"beta": beta}
                 row.update(
-                    _train_epoch(model, train_data, loss_fn, cfg, beta, generator, optimiser)
+                    _train_epoch(
+                        model, data, train_index, loss_fn, cfg, beta, generator, optimiser, device
+                    )
                 )
-                if val_data is not None:
-                    row.update(_evaluate(model, val_data, loss_fn, cfg.beta, "val."))
+                if val_index is not None:
+                    row.update(_evaluate(model, data, val_index, loss_fn, cfg.beta, "val.", device))
                 if beta != cfg.beta and monitored == "train.loss":  # the final objective too
-                    final = _evaluate(model, train_data, loss_fn, cfg.beta, "final.")
+                    final = _evaluate(model, data, train_index, loss_fn, cfg.beta, "final.", device)
                     row["train.loss_final_beta"] = final["final.loss"]
                 row["seconds"] = time.perf_counter() - started
                 row["epoch"] = float(epoch)
@@ -207,18 +213,39 @@ def train(
     )
 
 
+def resident(data: Batch, device: torch.device, share: float = 0.25) -> Batch:
+    """``data`` where training reads it: on the CPU as it is; on a GPU all of it when it takes
+    at most ``share`` of the free memory there (no transfer per step), else left on the host
+    and moved batch by batch."""
+    if device.type != "cuda":
+        return data
+    tensors = [*data.inputs.values(), *data.masks.values()]
+    size = sum(t.numel() * t.element_size() for t in tensors)
+    free, _ = torch.cuda.mem_get_info(device)
+    return data.to(device) if size <= share * free else data
+
+
+def _gather(data: Batch, index: torch.Tensor, device: torch.device) -> Batch:
+    """The rows ``index`` of ``data``, on ``device``."""
+    home = next(iter(data.inputs.values())).device
+    batch = data.take(index.to(home))
+    return batch if home == device else batch.to(device)
+
+
 def _train_epoch(
     model: torch.nn.Module,
     data: Batch,
+    rows: torch.Tensor,
     loss_fn: LossFn,
     cfg: TrainConfig,
     beta: float,
     generator: torch.Generator,
     optimiser: torch.optim.Optimizer,
+    device: torch.device,
 ) -> dict[str, float]:
     model.train()
-    n = len(data)
-    order = torch.randperm(n, generator=generator)
+    n = len(rows)
+    order = rows[torch.randperm(n, generator=generator)]
     sums: dict[str, float] = {}
     kl_sum: torch.Tensor | None = None
     seen = 0
@@ -226,7 +253,7 @@ def _train_epoch(
         index = order[first : first + cfg.batch_size]
         if len(index) < 2 and seen:  # BatchNorm needs two rows; fold a lone row out
             continue
-        batch = data.take(index.to(next(iter(data.inputs.values())).device))
+        batch = _gather(data, index, device)
         loss, parts, kl = loss_fn(model, batch, beta)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -249,16 +276,20 @@ def _train_epoch(
 
 @torch.no_grad()
 def _evaluate(
-    model: torch.nn.Module, data: Batch, loss_fn: LossFn, beta: float, prefix: str
+    model: torch.nn.Module,
+    data: Batch,
+    rows: torch.Tensor,
+    loss_fn: LossFn,
+    beta: float,
+    prefix: str,
+    device: torch.device,
 ) -> dict[str, float]:
     model.eval()
-    n = len(data)
+    n = len(rows)
     sums: dict[str, float] = {}
     for first in range(0, n, 512):
-        index = torch.arange(
-            first, min(n, first + 512), device=next(iter(data.inputs.values())).device
-        )
-        _, parts, _ = loss_fn(model, data.take(index), beta)
+        index = rows[first : first + 512]
+        _, parts, _ = loss_fn(model, _gather(data, index, device), beta)
         for key, value in parts.items():
             sums[key] = sums.get(key, 0.0) + value * len(index)
     return {f"{prefix}{k}": v / n for k, v in sums.items()}
