@@ -326,18 +326,6 @@ def _label_informed(encoder: str, columns: list[str], notes: list[str]) -> dict[
     return {"label_informed": "true", "label_informed.columns": shown}
 
 
-def _label_informed(encoder: str, columns: list[str], notes: list[str]) -> dict[str, str]:
-    """Say loudly that an encoder sees a column the run also evaluates, and tag the run."""
-    shown = ", ".join(columns)
-    message = (
-        f"LABEL-INFORMED: {encoder} takes '{shown}' as input, and the run evaluates against it: "
-        f"the {shown} metrics measure recovering an input, not unsupervised clustering"
-    )
-    log.warning(message)
-    notes.append(message)
-    return {"label_informed": "true", "label_informed.columns": shown}
-
-
 def reference_features(registry: Registry, spec: Spec, features: list[Any]) -> list[Any]:
     """The features of the yardstick every run of this data set is also scored in
     (:mod:`musiclust.reference`), each shared with the run's own when it is the very same."""

@@ -157,30 +157,3 @@ def _git_commit() -> tuple[str | None, bool]:
     except (OSError, subprocess.SubprocessError):
         return None, False
     return head.stdout.strip(), bool(dirty)
-
-
-@functools.cache
-def _git_commit() -> tuple[str | None, bool]:
-    """The commit of the checkout this package runs from, and whether tracked files differ
-    from it; (None, False) outside one. MLflow's UI shows the commit as the run's version."""
-    import subprocess
-
-    folder = Path(__file__).resolve().parent
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-        if head.returncode != 0:
-            return None, False
-        dirty = subprocess.run(
-            ["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None, False
-    return head.stdout.strip(), bool(dirty)
