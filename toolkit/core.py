@@ -124,7 +124,6 @@ def prepare(
     spec: Spec, registry: Registry, *, progress: bool = True, quiet: bool = False
 ) -> Prepared:
     """List the data (decoding nothing), fit the spec to it and build the chain of plugins."""
-
     say = log.info if quiet else log.warning
     for note in spec.notes:  # decisions with consequences (2-D features cropping clips)
         say(note)

@@ -40,9 +40,13 @@ from musiclust.segments import SEGMENT_PARAMS
 from musiclust.specfile import SECTIONS, load_config
 
 #: Settings sections that take ``--set section.param=value`` like plugins do.
-SETTINGS: dict[str, tuple[Param, ...]] = dict(
-    zip(SECTIONS, (AUDIO_PARAMS, SEGMENT_PARAMS, reference.REFERENCE_PARAMS, FUSION_PARAMS))
-)
+SETTINGS: dict[str, tuple[Param, ...]] = {
+    "audio": AUDIO_PARAMS,
+    "segments": SEGMENT_PARAMS,
+    "reference": reference.REFERENCE_PARAMS,
+    "fusion": FUSION_PARAMS,
+}
+assert tuple(SETTINGS) == SECTIONS  # specfile reads spec files knowing only their names
 #: Spec entries that do not change results (left out of the hash).
 UNHASHED = {("audio", "n_jobs"), ("audio", "scheduler")}
 
