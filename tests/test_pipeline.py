@@ -16,8 +16,9 @@ from helpers import write_styled_folder, write_tone
 from mlflow.tracking import MlflowClient
 
 import musiclust
-from musiclust import core, pipeline
+from musiclust import pipeline
 from musiclust.errors import DataError
+from musiclust.evaluation import collapse_limit
 from musiclust.registry import get_registry
 from musiclust.spec import build_spec
 
@@ -379,7 +380,7 @@ def test_a_run_without_the_sizes_metric_still_has_its_collapse_verdict():
     assert result.metrics["n_clusters"] == 2.0
     sizes = np.bincount(result.evaluation.clusters) / len(result.evaluation.clusters)
     assert result.metrics["largest_cluster_share"] == pytest.approx(sizes.max())
-    limit = core.collapse_limit(2)
+    limit = collapse_limit(2)
     assert result.tags["collapsed"] == ("true" if sizes.max() > limit else "false")
     tags = MlflowClient().get_run(result.run_id).data.tags
     assert tags["collapsed"] == result.tags["collapsed"]

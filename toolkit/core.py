@@ -31,7 +31,12 @@ from musiclust.cache import FeatureCache
 from musiclust.chain import Chain
 from musiclust.data import Dataset, Skip
 from musiclust.errors import DataError, MusiclustError, PluginError, check_stop, did_you_mean
-from musiclust.evaluation import Evaluation, compute_metrics, render_reports
+from musiclust.evaluation import (
+    Evaluation,
+    collapse_reasons,
+    compute_metrics,
+    render_reports,
+)
 from musiclust.extraction import Extraction, extract
 from musiclust.html_report import write_html
 from musiclust.registry import Registry
@@ -342,26 +347,13 @@ def reference_features(registry: Registry, spec: Spec, features: list[Any]) -> l
 def _verdict_tags(
     metrics: dict[str, float], notes: list[str], say: Any = log.warning
 ) -> dict[str, str]:
-    """``collapsed=true`` when the latent or the clustering degenerated (and say so loudly).
-
-    A clustering collapsed when its largest cluster is nearer to holding every clip than to
-    its balanced share 1/K: above (1 + 1/K) / 2 of the clips (K = 2: 75%, K = 5: 60%, K = 10:
-    55%). "Above half" flagged any uneven split at K = 2 (6 of 10 songs)."""
-    reasons = []
-    if metrics.get("active_units", np.inf) < 2:
-        reasons.append(f"only {metrics['active_units']:.0f} active latent units")
-    share = metrics.get("largest_cluster_share", 0.0)
-    limit = collapse_limit(metrics.get("n_clusters", 1.0))
-    if share > limit:
-        reasons.append(f"the largest cluster holds {share:.0%} of clips (limit {limit:.0%})")
+    """``collapsed=true`` when the latent or the clustering degenerated (and say so loudly),
+    by :func:`musiclust.evaluation.collapse_reasons`."""
+    reasons = collapse_reasons(
+        metrics["n_clusters"], metrics["largest_cluster_share"], metrics.get("active_units")
+    )
     for reason in reasons:
         message = f"collapsed: {reason}"
         say(message)
         notes.append(message)
     return {"collapsed": "true" if reasons else "false"}
-
-
-def collapse_limit(k: float) -> float:
-    """The largest cluster's share above which a K-cluster partition counts as collapsed."""
-    k = max(1.0, float(k))
-    return (1.0 + 1.0 / k) / 2.0 if k >= 2 else 0.5

@@ -66,6 +66,41 @@ class Evaluation:
         return ~np.isnan(self.reference).any(axis=1)
 
 
+#: The largest cluster's share above which a search ranks a clustering as collapsed: stricter
+#: than a run's tag at K = 2-4, because while ranking, a giant cluster beside slivers is the
+#: trap a collapsed latent falls into.
+RANKING_LIMIT = 0.5
+
+
+def collapse_limit(k: float) -> float:
+    """The largest cluster's share above which a K-cluster partition counts as collapsed:
+    nearer to holding every clip than to its balanced share 1/K, (1 + 1/K) / 2 (K = 2: 75%,
+    K = 5: 60%, K = 10: 55%). "Above half" flagged any uneven split at K = 2 (6 of 10 songs)."""
+    k = max(1.0, float(k))
+    return (1.0 + 1.0 / k) / 2.0 if k >= 2 else 0.5
+
+
+def collapse_reasons(
+    n_clusters: float, largest_share: float, active_units: float | None, limit: float | None = None
+) -> list[str]:
+    """Why a clustering counts as collapsed (none: it does not), the one rule behind a run's
+    ``collapsed`` tag and a search's guard: fewer than 2 clusters, a largest cluster above
+    ``limit`` of the clips (default :func:`collapse_limit` of K; a search ranks with
+    :data:`RANKING_LIMIT`), fewer than 2 active latent units."""
+    reasons = []
+    if n_clusters < 2:
+        reasons.append("fewer than 2 clusters")
+    else:
+        limit = collapse_limit(n_clusters) if limit is None else limit
+        if largest_share > limit:
+            reasons.append(
+                f"the largest cluster holds {largest_share:.0%} of the clips (limit {limit:.0%})"
+            )
+    if active_units is not None and active_units < 2:
+        reasons.append(f"only {active_units:.0f} active latent units")
+    return reasons
+
+
 def compute_metrics(
     ev: Evaluation, metrics: list[Metric]
 ) -> tuple[dict[str, float], dict[str, str]]:

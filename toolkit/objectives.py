@@ -10,9 +10,10 @@ compares the candidate spaces on the dev clips.
 Every objective returns the value and its parts (logged as ``objective.<part>`` in the trial's
 run), and a degenerate clustering (one cluster, or the largest holding more than half of the
 clips, or fewer than 2 active latent units) scores :data:`COLLAPSED`, below any real
-clustering. That guard is stricter than a run's ``collapsed=true`` tag at K = 2-4
-(:func:`musiclust.core.collapse_limit`): while ranking, a giant cluster beside slivers is the
-trap a collapsed latent falls into.
+clustering. Both it and a run's ``collapsed=true`` tag apply one rule
+(:func:`musiclust.evaluation.collapse_reasons`); the guard takes a largest-cluster limit of one
+half, stricter than the tag's at K = 2-4, because while ranking, a giant cluster beside slivers
+is the trap a collapsed latent falls into.
 
 ``reference_gap`` (part of the default): the silhouette of the clusters in the reference space
 minus the silhouette k-means reaches with the same K on structureless data of the same shape (a
@@ -44,6 +45,7 @@ import numpy as np
 
 from musiclust import defaults
 from musiclust.errors import DataError, SpecError, did_you_mean
+from musiclust.evaluation import RANKING_LIMIT, collapse_reasons
 from musiclust.segments import vote
 
 #: The score of a collapsed or undefined clustering (all real scores are above it).
@@ -267,16 +269,12 @@ def get_objective(text: str | None, seed: int = 0) -> Objective:
 
 
 def collapse_reason(clusters: np.ndarray, active_units: float | None) -> str | None:
-    """Why a clustering is collapsed (the contract's ``collapsed=true``), or None."""
+    """Why a clustering ranks as collapsed (the run's rule, at :data:`RANKING_LIMIT`), or None."""
     kept = clusters[clusters != -1]
-    if len(set(kept.tolist())) < 2:
-        return "fewer than 2 clusters"
-    share = np.bincount(kept - kept.min()).max() / len(clusters)
-    if share > 0.5:
-        return f"the largest cluster holds {share:.0%} of the clips"
-    if active_units is not None and active_units < 2:
-        return f"only {active_units:.0f} active latent units"
-    return None
+    k = len(set(kept.tolist()))
+    share = np.bincount(kept - kept.min()).max() / len(clusters) if k else 0.0
+    reasons = collapse_reasons(k, share, active_units, RANKING_LIMIT)
+    return reasons[0] if reasons else None
 
 
 def describe(objective: Objective) -> dict[str, Any]:
