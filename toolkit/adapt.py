@@ -24,13 +24,12 @@ def adapt_to_data(spec: Spec, registry: Registry, has_audio: bool, has_lyrics: b
 
     for part in spec.features:
         modality = part.cls.modality
-        alternatives = [
-            registry.get("feature", n).cls for n in spec.alternatives.get(part.name, [])
-        ]
         if feeds(part.cls):
             kept.append(part)
-        elif spec.default_features and any(feeds(c) for c in alternatives):
-            cls = next(c for c in alternatives if feeds(c))
+            continue
+        names = spec.alternatives.get(part.name, []) if spec.default_features else []
+        cls = next((c for n in names if feeds(c := registry.get("feature", n).cls)), None)
+        if cls is not None:
             other = cls.name
             params = _resolve_params(other, cls.declared_params(), spec.standby.get(other, {}))
             kept.append(Part(other, params, cls))
