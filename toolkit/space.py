@@ -29,6 +29,7 @@ from typing import Any
 
 from musiclust.adapt import adapt_to_data
 from musiclust.cache import digest
+from musiclust.defaults import SEARCH_TRAINED_CLIPS
 from musiclust.errors import DataError, SpecError, did_you_mean
 from musiclust.params import Param
 from musiclust.registry import Registry
@@ -101,6 +102,16 @@ class SearchSpace:
         for encoder in encoders:
             searched |= set(_defaults(registry, encoder))
 
+        if not explicit and n_items is not None and n_items > SEARCH_TRAINED_CLIPS:
+            trained = [e for e in encoders if registry.get("encoder", e).cls().planned_epochs()]
+            if trained:
+                encoders = [e for e in encoders if e not in trained]
+                notes.append(
+                    f"trained encoders {', '.join(trained)} left out of the default space: "
+                    f"{n_items:,} clips (beyond {SEARCH_TRAINED_CLIPS:,}) make each of their "
+                    "trials minutes to hours on a CPU; name them in --encoders to search them "
+                    "(on a GPU, say)"
+                )
         usable: list[str] = []
         by_encoder: dict[str, list[str]] = {}
         feature_sets: dict[str, list[str]] | None = {} if features else None
