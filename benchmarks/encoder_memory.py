@@ -1,17 +1,30 @@
-"""Peak memory of training a trained encoder, against the size of its input.
+"""Memory of a trained encoder's whole path on a large 2-D input: fusion, training, latent.
 
-    python benchmarks/encoder_memory.py [ROWS ...]        (default: 5000 20000)
+    python benchmarks/encoder_memory.py [ROWS ...]               (default: 20000 50000)
+    BEFORE=/path/to/old/package python benchmarks/encoder_memory.py ...
 
-Each size trains ``conv_vae`` for one epoch on generated stack39-shaped rows (39 x 130,
-float32: 20 kB a row) in a fresh process, and reports that process's peak resident memory
-above what it held once the input existed, in units of the input's own size. The training
-loop gathers each batch from the input by index; it used to copy the training rows into a
-second full-size tensor first. Writes benchmarks/results/encoder-memory.md and .json.
+Each size runs in a fresh process per mode: generated stack39-shaped rows (39 x 130 float32:
+20 kB a row) are standardised by fusion, ``conv_vae`` trains one epoch (batch 128) and
+encodes every row. Modes:
+
+- ``mapped``: the default. Past ``musiclust.scale.MEMMAP_BYTES`` the extracted block and its
+  fused copy are memory-mapped scratch files, and the encoder takes scaled float32 rows from
+  them batch by batch.
+- ``memory``: the same code with that limit lifted, so every array is in memory.
+- ``before``: the code this replaced (a ``musiclust`` package folder given by ``BEFORE``,
+  put first on ``sys.path``); run only when ``BEFORE`` is set.
+
+Two peaks per run: anonymous memory (``RssAnon``, sampled every 10 ms: memory only swap could
+free) and resident memory (``VmHWM``, which also counts the mapped files' pages the kernel
+holds in its page cache and may drop under pressure). Writes
+benchmarks/results/encoder-memory.md and .json.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -20,51 +33,99 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 ONE = """
-import json, resource, sys, time
+import json, sys, threading, time
 import numpy as np
-from musiclust import EncoderInput
+import torch  # in the baseline: its ~300 MB are not the input's
+from musiclust import scale
+from musiclust.fusion import Fusion
 from musiclust.registry import get_registry
 
-n = int(sys.argv[1])
+n, mode = int(sys.argv[1]), sys.argv[2]
+if mode == "memory":
+    scale.MEMMAP_BYTES = 2**62
+
+def status():
+    out = {}
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            key, _, value = line.partition(":")
+            if key in ("RssAnon", "VmHWM"):
+                out[key] = int(value.split()[0]) / 1024
+    return out
+
+peak = {"anon": 0.0}
+def watch():
+    while True:
+        peak["anon"] = max(peak["anon"], status()["RssAnon"])
+        time.sleep(0.01)
+threading.Thread(target=watch, daemon=True).start()
+
 rng = np.random.default_rng(0)
-block = rng.standard_normal((n, 39, 130), dtype=np.float32)
-X = EncoderInput(None, {"stack39": block})
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-encoder = get_registry().get("encoder", "conv_vae").cls(epochs=1, batch_size=128)
-encoder.random_state = 0
+scratch = getattr(scale, "scratch_array", None)  # extraction stacks a block into one of these
+raw = scratch((n, 39, 130)) if scratch else np.empty((n, 39, 130), np.float32)
+for first in range(0, n, 4096):
+    rows = min(4096, n - first)
+    raw[first : first + rows] = rng.standard_normal((rows, 39, 130), dtype=np.float32) * 3 + 1
+time.sleep(0.05)
+base = status()["RssAnon"]
 started = time.perf_counter()
-encoder.fit(X)
+X = Fusion().fit_transform({"stack39": raw}, {"stack39": np.ones(n, bool)})
+encoder = get_registry().get("encoder", "conv_vae").cls(epochs=1, batch_size=128)
+latent = encoder.fit(X).transform(X)
 seconds = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"rows": n, "input_mb": block.nbytes / 2**20, "base_mb": base / 1024,
-                  "peak_mb": peak / 1024, "seconds": seconds}))
+time.sleep(0.05)
+print(json.dumps({"rows": n, "mode": mode, "input_mb": raw.nbytes / 2**20, "base_mb": base,
+                  "peak_anon_mb": peak["anon"], "peak_rss_mb": status()["VmHWM"],
+                  "seconds": seconds, "latent_sum": float(np.abs(latent).sum())}))
 """
 
 
+def one(n: int, mode: str) -> dict:
+    env = dict(os.environ)
+    if mode == "before":
+        env["PYTHONPATH"] = os.pathsep.join([os.environ["BEFORE"], env.get("PYTHONPATH", "")])
+    out = subprocess.run(
+        [sys.executable, "-c", ONE, str(n), mode],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd="/",
+    )
+    if out.returncode:
+        raise SystemExit(out.stderr[-3000:])
+    row = json.loads(out.stdout.strip().splitlines()[-1])
+    row["anon_above_input"] = (row["peak_anon_mb"] - row["base_mb"]) / row["input_mb"]
+    return row
+
+
 def main() -> None:
-    sizes = [int(a) for a in sys.argv[1:]] or [5000, 20000]
+    sizes = [int(a) for a in sys.argv[1:]] or [20000, 50000]
+    modes = ["before"] * bool(os.environ.get("BEFORE")) + ["memory", "mapped"]
     rows = []
     for n in sizes:
-        out = subprocess.run(
-            [sys.executable, "-c", ONE, str(n)], capture_output=True, text=True, check=True
-        )
-        row = json.loads(out.stdout.strip().splitlines()[-1])
-        row["above_input"] = (row["peak_mb"] - row["base_mb"]) / row["input_mb"]
-        rows.append(row)
-        print(row, flush=True)
+        for mode in modes:
+            rows.append(one(n, mode))
+            print(rows[-1], flush=True)
+    meta = {"cpus": os.cpu_count(), "machine": platform.platform()}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "encoder-memory.json").write_text(json.dumps(rows, indent=1))
+    (RESULTS / "encoder-memory.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     lines = [
-        "# Training memory of a trained encoder",
+        "# Memory of a trained encoder on a large 2-D input",
         "",
-        "Written by `python benchmarks/encoder_memory.py`: conv_vae, one epoch, batch 128, "
-        "generated 39 x 130 rows, 2 CPUs. Peak above the input: the process's peak resident "
-        "memory minus what it held once the input existed, in units of the input's size.",
+        "Written by `python benchmarks/encoder_memory.py` "
+        f"({meta['cpus']} CPUs): generated 39 x 130 rows, fusion, conv_vae one epoch (batch "
+        "128), the latent of every row. `mapped` is the default; `memory` the same code with "
+        "every array in memory; `before` the code it replaced. Anonymous peak: memory only "
+        "swap could free, sampled every 10 ms, with the input's own size above the baseline "
+        "in units of the input. Resident peak: also the page cache the mapped files hold, "
+        "which the kernel may drop under pressure.",
         "",
-        "| rows | input MB | peak above the input | seconds |",
-        "|---:|---:|---:|---:|",
+        "| rows | input MB | mode | anonymous peak MB | above the baseline | resident peak MB "
+        "| seconds |",
+        "|---:|---:|---|---:|---:|---:|---:|",
         *[
-            f"| {r['rows']} | {r['input_mb']:.0f} | {r['above_input']:.2f}x | {r['seconds']:.1f} |"
+            f"| {r['rows']:,} | {r['input_mb']:.0f} | {r['mode']} | {r['peak_anon_mb']:.0f} "
+            f"| {r['anon_above_input']:.2f}x | {r['peak_rss_mb']:.0f} | {r['seconds']:.0f} |"
             for r in rows
         ],
         "",

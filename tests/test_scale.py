@@ -147,3 +147,111 @@ def test_the_scale_benchmark_runs_every_stage(tmp_path):
     assert {"fit agglomerative (K label_free)", "report tsne", "mlflow logging"} <= stages
     assert all(r["seconds"] >= 0 and r["peak_mib"] > 0 for r in rows)
     assert next(r for r in rows if r["stage"] == "metrics")["genre.ami"] > 0.9
+
+
+# -- large arrays on disk ----------------------------------------------------------------------
+def test_a_large_array_is_a_memory_mapped_file_that_leaves_nothing_behind(monkeypatch, tmp_path):
+    monkeypatch.setenv("MUSICLUST_CACHE_DIR", str(tmp_path))
+    small = scale.scratch_array((10, 39, 130))
+    assert small.base is None and not small.any()  # below the limit: plain memory
+    monkeypatch.setattr(scale, "MEMMAP_BYTES", 1000)
+    large = scale.scratch_array((10, 39, 130))
+    assert isinstance(large.base, np.memmap) and type(large) is np.ndarray
+    assert large.shape == (10, 39, 130) and large.dtype == np.float32 and not large.any()
+    large[3] = 2.0
+    assert large.sum() == 2.0 * 39 * 130
+    assert list((tmp_path / "scratch").iterdir()) == []  # unlinked at once: no leftover file
+
+
+def _fused(monkeypatch, limit: int):
+    """A 2-D block and a vector block through fusion, the 2-D block beyond ``limit`` bytes."""
+    from musiclust.fusion import Fusion
+
+    monkeypatch.setattr(scale, "MEMMAP_BYTES", limit)
+    rng = np.random.default_rng(0)
+    grid = rng.normal(size=(60, 39, 130)) * rng.uniform(0.1, 5, size=(1, 39, 1)) + 3
+    values = {"stack39": grid.astype(np.float32), "audio_stats": rng.normal(size=(60, 12))}
+    masks = {"stack39": rng.random(60) > 0.1, "audio_stats": np.ones(60, bool)}
+    return Fusion().fit_transform(values, masks)
+
+
+@pytest.mark.parametrize("name", ["conv_vae", "hybrid_vae"])
+def test_a_trained_encoder_reads_a_memory_mapped_block_to_the_same_latent(
+    monkeypatch, tmp_path, name
+):
+    """Fusion writes a large 2-D block to a scratch file; the encoder trains from it batch by
+    batch, and every value (fused input, weights, latent) equals the in-memory run's."""
+    from encoder_inputs import make_encoder
+
+    monkeypatch.setenv("MUSICLUST_CACHE_DIR", str(tmp_path))
+    in_memory = _fused(monkeypatch, scale.MEMMAP_BYTES)
+    mapped = _fused(monkeypatch, 0)
+    assert in_memory.blocks["stack39"].base is None
+    assert isinstance(mapped.blocks["stack39"].base, np.memmap)
+    assert np.array_equal(in_memory.blocks["stack39"], mapped.blocks["stack39"])
+    settings = {"epochs": 3, "batch_size": 16, "latent_dim": 4}
+    latents = [make_encoder(name, **settings).fit_transform(X) for X in (in_memory, mapped)]
+    assert latents[0].shape == (60, 4)
+    assert np.array_equal(latents[0], latents[1])
+
+
+def test_rows_taken_from_numpy_are_scaled_as_a_scaled_copy_would_be():
+    import torch
+
+    from musiclust.plugins.encoders.nn.train import Batch
+
+    rows = np.random.default_rng(1).normal(size=(50, 3, 7)).astype(np.float32)
+    factor = 1 / np.sqrt(np.float64(2.7))
+    copy = Batch({"audio": torch.as_tensor((rows * factor).astype(np.float32))})
+    lazy = Batch({"audio": rows}, scales={"audio": factor})
+    index = torch.tensor([4, 0, 49, 4])
+    assert torch.equal(lazy.take(index).inputs["audio"], copy.take(index).inputs["audio"])
+    assert torch.equal(lazy.to(torch.device("cpu")).inputs["audio"], copy.inputs["audio"])
+    assert lazy.nbytes == rows.nbytes and lazy.device.type == "cpu"
+
+
+def test_a_large_collection_leaves_trained_encoders_out_of_the_default_search_space():
+    from musiclust.defaults import SEARCH_TRAINED_CLIPS
+    from musiclust.registry import get_registry
+    from musiclust.space import SearchSpace
+
+    def space(n: int, encoders=None) -> SearchSpace:
+        args = {"clusterers": ["kmeans"], "features": None, "sets": []}
+        modalities = {"audio", "lyrics"}
+        return SearchSpace.build(
+            get_registry(), {}, encoders, **args, modalities=modalities, n_items=n
+        )
+
+    small, large = space(SEARCH_TRAINED_CLIPS), space(SEARCH_TRAINED_CLIPS + 1)
+    assert {"conv_vae", "vae", "pca"} <= set(small.encoders)
+    assert set(large.encoders) == {"identity", "pca"}
+    (note,) = [n for n in large.notes if "trained encoders" in n]
+    assert "conv_vae" in note and "--encoders" in note and f"{SEARCH_TRAINED_CLIPS + 1:,}" in note
+    chosen = space(SEARCH_TRAINED_CLIPS + 1, ["pca", "vae"])  # named: searched all the same
+    assert chosen.encoders == ["pca", "vae"]
+    assert not any("trained encoders" in n for n in chosen.notes)
+
+
+def test_a_whole_conv_vae_run_works_with_every_large_array_memory_mapped(monkeypatch, tmp_path):
+    """Extraction, fusion and training each write a scratch file (the limit lowered to 0):
+    the run finishes, logs and loads its model like any other, and leaves no file behind."""
+    import mlflow
+    from conftest import SMALL_DEMO
+
+    from musiclust import pipeline
+    from musiclust.cache import cache_root
+    from musiclust.registry import get_registry
+    from musiclust.spec import build_spec
+
+    monkeypatch.setattr(scale, "MEMMAP_BYTES", 0)
+    monkeypatch.setenv("MUSICLUST_CACHE_DIR", str(tmp_path / "cache"))
+    sets = [*SMALL_DEMO, "conv_vae.epochs=2 conv_vae.latent_dim=4"]
+    spec = build_spec(get_registry(), encoder="conv_vae", features="stack39", sets=sets)
+    result = pipeline.run(spec, get_registry(), progress=False)
+    run = mlflow.MlflowClient().get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics["encoder.epochs_run"] == 2
+    model = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/model")
+    assert model is not None
+    scratch = cache_root() / "scratch"
+    assert scratch.is_dir() and not list(scratch.iterdir())  # files were made, none is left

@@ -33,6 +33,7 @@ from musiclust.components import AudioFeature, FeatureExtractor, LyricsFeature
 from musiclust.data import Dataset, Skip
 from musiclust.errors import DataError, MusiclustError, PluginError
 from musiclust.reference import space
+from musiclust.scale import scratch_array
 from musiclust.segments import Framing, mean_by_group
 
 log = logging.getLogger("musiclust")
@@ -349,7 +350,9 @@ def _stack_audio(
     keep: list[int],
 ) -> FeatureBlock:
     settings, framing = group
-    per_clip = [values.get((i, feature.name, settings, framing)) for i in keep]
+    # taken out of ``values`` as stacked: a block and every clip's copy of it at once were
+    # twice a large block in memory (the block itself may be a memory-mapped scratch file)
+    per_clip = [values.pop((i, feature.name, settings, framing), None) for i in keep]
     return stack_rows(feature, per_clip, framed=framing.length is not None)
 
 
@@ -371,7 +374,7 @@ def stack_rows(
             f"{item_ndim - framed}-D shape for every clip"
         )
     counts = [len(v) if framed and v is not None else 1 for v in per_clip]
-    stacked = np.zeros((sum(counts), *present[0].shape[framed:]), dtype=np.float32)
+    stacked = scratch_array((sum(counts), *present[0].shape[framed:]), np.float32)
     mask = np.zeros(sum(counts), dtype=bool)
     start = 0
     for value, count in zip(per_clip, counts):

@@ -13,11 +13,18 @@ affinity. Beyond a fixed size they work on a seeded sample and say so in the run
 Below these sizes nothing changes: the 50-1,000-clip figures are computed on every row, as
 before. A quadratic step asked to run on every row of a large collection is checked against
 the machine's memory before it starts (:func:`check_quadratic`).
+
+Large arrays (a 2-D feature block of many clips, its fused copy) are memory-mapped files in
+the cache's scratch folder rather than memory (:func:`scratch_array`): the kernel pages them
+in and out, so a block larger than the machine's memory still trains, batch by batch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
+import weakref
 
 import numpy as np
 
@@ -32,6 +39,7 @@ __all__ = [
     "check_quadratic",
     "fit_sample",
     "nearest_rows",
+    "scratch_array",
     "silhouette",
     "stratified_sample",
 ]
@@ -44,6 +52,37 @@ SAMPLE_ROWS = 5000
 STABILITY_ROWS = 2000
 #: Default rows a quadratic clusterer fits on; the rest take their nearest fitted row's cluster.
 FIT_ROWS = 5000
+#: Arrays above this size are memory-mapped scratch files (:func:`scratch_array`). Below it
+#: nothing changes: stack39 for 1,000 clips is 20 MB. For 100,000 clips it is 2 GB, and
+#: extraction, fusion and a trained encoder each held their own copy in memory.
+MEMMAP_BYTES = 256 * 2**20
+
+
+def scratch_array(shape: tuple[int, ...], dtype: type = np.float32) -> np.ndarray:
+    """A zero-filled array: in memory up to :data:`MEMMAP_BYTES`, beyond that a memory-mapped
+    file in ``<cache>/scratch``, removed from the folder at once (the mapping keeps it: the disk
+    space returns when the array is freed, even if the process is killed)."""
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if nbytes <= MEMMAP_BYTES:
+        return np.zeros(shape, dtype=dtype)
+    from musiclust.cache import cache_root
+
+    folder = cache_root() / "scratch"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=folder, suffix=".npy")
+    os.close(fd)
+    mapped = np.memmap(name, dtype=dtype, mode="w+", shape=shape)  # a new file reads as zeros
+    array = mapped.view(np.ndarray)  # the mapping stays alive as the view's base
+    try:
+        os.unlink(name)
+    except OSError:  # Windows keeps an open file: remove it once the array is gone
+        weakref.finalize(array, _remove, name)
+    return array
+
+
+def _remove(name: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(name)
 
 
 def stratified_sample(labels: np.ndarray, size: int, seed: int | None) -> np.ndarray:

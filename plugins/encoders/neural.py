@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from musiclust import Bool, Choice, Encoder, EncoderInput, Float, Int, SpecError
+from musiclust.scale import scratch_array
 
 log = logging.getLogger("musiclust")
 
@@ -149,13 +150,12 @@ class NeuralEncoder(Encoder):
 
         specs, inputs, masks = self.branches(X)
         self.input_scale_ = {name: _unit_scale(a, masks.get(name)) for name, a in inputs.items()}
-        inputs = self._scaled(inputs)
         cond = self.condition_matrix(X, fit=True)
         with torch.random.fork_rng(devices=[]):  # seeded weights, global RNG untouched
             torch.manual_seed(self.random_state or 0)
             model = self.build(specs, 0 if cond is None else cond.shape[1])
         self.specs_ = specs
-        data = _batch(Batch, inputs, masks, cond)
+        data = _batch(Batch, inputs, masks, cond, self.input_scale_)
         cfg = TrainConfig(
             epochs=self.epochs,
             batch_size=self.batch_size,
@@ -203,9 +203,6 @@ class NeuralEncoder(Encoder):
         self.notes_ = self._training_notes(result)
         return self
 
-    def _scaled(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {name: a * self.input_scale_[name] for name, a in inputs.items()}
-
     def pretrain(self, model: Any, data: Any, cfg: Any, X: EncoderInput) -> None:
         """A stage before the main training (VaDE's autoencoder pretraining); none here."""
 
@@ -248,7 +245,8 @@ class NeuralEncoder(Encoder):
         from musiclust.plugins.encoders.nn.train import Batch
 
         _, inputs, masks = self.branches(X)
-        data = _batch(Batch, self._scaled(inputs), masks, self.condition_matrix(X, fit=False))
+        cond = self.condition_matrix(X, fit=False)
+        data = _batch(Batch, inputs, masks, cond, self.input_scale_)
         return posterior(self.module_, data)[0]
 
     def planned_epochs(self) -> int | None:
@@ -354,16 +352,18 @@ def _batch(
     inputs: dict[str, np.ndarray],
     masks: dict[str, np.ndarray],
     cond: np.ndarray | None,
+    scales: dict[str, float],
 ) -> Any:
+    """The model's input, left where it is (a memory-mapped block stays on disk): rows become
+    scaled float32 tensors batch by batch. A scaled float32 copy of a 2-D block was a second
+    whole-input array in memory."""
     import torch
 
-    def t(a: np.ndarray) -> Any:
-        return torch.as_tensor(np.ascontiguousarray(a, dtype=np.float32))
-
     return batch_cls(
-        {k: t(v) for k, v in inputs.items()},
-        {k: t(v) for k, v in masks.items()},
-        None if cond is None else t(cond),
+        dict(inputs),
+        {k: np.asarray(v, dtype=np.float32) for k, v in masks.items()},
+        None if cond is None else torch.as_tensor(np.ascontiguousarray(cond, dtype=np.float32)),
+        dict(scales),
     )
 
 
@@ -438,4 +438,13 @@ def matrix_input(X: EncoderInput, name: str) -> np.ndarray:
     widths = {b.shape[2] for b in matrices.values()}
     if len(widths) > 1:
         raise SpecError(f"encoder '{name}': the 2-D features must have the same number of frames")
-    return np.concatenate(list(matrices.values()), axis=1)
+    if len(matrices) == 1:  # no copy (a large block is memory-mapped: keep it so)
+        return next(iter(matrices.values()))
+    blocks = list(matrices.values())
+    (frames,) = widths
+    out = scratch_array((len(blocks[0]), sum(b.shape[1] for b in blocks), frames), np.float32)
+    first = 0
+    for block in blocks:
+        out[:, first : first + block.shape[1]] = block
+        first += block.shape[1]
+    return out

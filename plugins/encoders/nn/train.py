@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,26 +23,71 @@ LossFn = Callable[[torch.nn.Module, "Batch", float], LossOut]
 
 @dataclass
 class Batch:
-    inputs: dict[str, torch.Tensor]
-    masks: dict[str, torch.Tensor] = field(default_factory=dict)
+    """Rows of a branch model's input: torch tensors, or numpy arrays (memory-mapped ones too)
+    that become float32 tensors only as their rows are taken, batch by batch, so training
+    never holds a second copy of a large input. ``scales`` multiply a branch's rows as they
+    are taken (in float64, then float32: the values a scaled copy of the input would hold)."""
+
+    inputs: dict[str, torch.Tensor | np.ndarray]
+    masks: dict[str, torch.Tensor | np.ndarray] = field(default_factory=dict)
     cond: torch.Tensor | None = None
+    scales: dict[str, float] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(next(iter(self.inputs.values())))
 
+    @property
+    def device(self) -> torch.device:
+        """Where the rows live (numpy arrays: the CPU)."""
+        first = next(iter(self.inputs.values()))
+        return first.device if isinstance(first, torch.Tensor) else torch.device("cpu")
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the rows as float32 tensors."""
+        arrays = [*self.inputs.values(), *self.masks.values()]
+        return sum(4 * (a.numel() if isinstance(a, torch.Tensor) else a.size) for a in arrays)
+
     def take(self, index: torch.Tensor) -> Batch:
+        """The rows ``index`` (on the rows' device), as tensors with the scales applied."""
         return Batch(
-            {k: v[index] for k, v in self.inputs.items()},
-            {k: v[index] for k, v in self.masks.items()},
+            {k: _rows(v, index, self.scales.get(k)) for k, v in self.inputs.items()},
+            {k: _rows(v, index, None) for k, v in self.masks.items()},
             None if self.cond is None else self.cond[index],
         )
 
     def to(self, device: torch.device) -> Batch:
+        """Every row as tensors on ``device``, the scales applied (numpy rows in blocks)."""
         return Batch(
-            {k: v.to(device) for k, v in self.inputs.items()},
-            {k: v.to(device) for k, v in self.masks.items()},
+            {k: _tensor(v, device, self.scales.get(k)) for k, v in self.inputs.items()},
+            {k: _tensor(v, device, None) for k, v in self.masks.items()},
             None if self.cond is None else self.cond.to(device),
         )
+
+
+#: Rows per block when numpy rows move to a device.
+_BLOCK = 4096
+
+
+def _float32(rows: np.ndarray, scale: float | None) -> torch.Tensor:
+    if scale is not None:
+        rows = rows * np.float64(scale)
+    return torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32))
+
+
+def _rows(v: torch.Tensor | np.ndarray, index: torch.Tensor, scale: float | None) -> torch.Tensor:
+    if isinstance(v, np.ndarray):
+        return _float32(v[index.cpu().numpy()], scale)
+    return v[index] if scale is None else v[index] * scale
+
+
+def _tensor(v: torch.Tensor | np.ndarray, device: torch.device, scale: float | None) -> Any:
+    if isinstance(v, torch.Tensor):
+        return (v if scale is None else v * scale).to(device)
+    out = torch.empty(v.shape, dtype=torch.float32, device=device)
+    for first in range(0, len(v), _BLOCK):
+        out[first : first + _BLOCK] = _float32(v[first : first + _BLOCK], scale).to(device)
+    return out
 
 
 @dataclass
@@ -219,15 +265,13 @@ def resident(data: Batch, device: torch.device, share: float = 0.25) -> Batch:
     and moved batch by batch."""
     if device.type != "cuda":
         return data
-    tensors = [*data.inputs.values(), *data.masks.values()]
-    size = sum(t.numel() * t.element_size() for t in tensors)
     free, _ = torch.cuda.mem_get_info(device)
-    return data.to(device) if size <= share * free else data
+    return data.to(device) if data.nbytes <= share * free else data
 
 
 def _gather(data: Batch, index: torch.Tensor, device: torch.device) -> Batch:
     """The rows ``index`` of ``data``, on ``device``."""
-    home = next(iter(data.inputs.values())).device
+    home = data.device
     batch = data.take(index.to(home))
     return batch if home == device else batch.to(device)
 
