@@ -6,6 +6,12 @@
 point farthest below the chord between the curve's ends. New points join the cluster of their
 nearest core point if it is within eps (DBSCAN's own rule), else they are noise; for HDBSCAN
 they take the label of their nearest clustered neighbour.
+
+Both grow faster than the rows they see: on 16-d latents, from 10,000 to 100,000 rows DBSCAN
+went from 2.2 s to 110 s and HDBSCAN from 3.2 s to 520 s (growth exponents 1.7 and 2.2). Beyond
+``fit_rows`` rows (5,000) they fit a seeded sample, and every other row joins its nearest
+sampled row's cluster, or the noise when that row is noise. Densities are the sample's: eps
+auto is read off the sample's k-distance curve, and ``min_cluster_size`` counts sampled rows.
 """
 
 from __future__ import annotations
@@ -13,6 +19,9 @@ from __future__ import annotations
 import numpy as np
 
 from musiclust import Choice, Clusterer, Float, Int, hookimpl
+from musiclust.plugins.clusterers.selection import Sample, check_rows, fit_rows_param
+
+ALTERNATIVE = "leave {name}.fit_rows at 5000 (a sample), or use --clusterer kmeans"
 
 
 def k_distances(Z: np.ndarray, k: int) -> np.ndarray:
@@ -67,11 +76,17 @@ class DBSCANClusterer(Clusterer):
             space=(3, 20),
             help="neighbours (itself included) that make a core point",
         ),
+        fit_rows_param(),
     )
+
+    def check_rows(self, n: int) -> None:
+        check_rows(self, n, 2.0, ALTERNATIVE.format(name=self.name))
 
     def cluster(self, Z: np.ndarray) -> np.ndarray:
         from sklearn.cluster import DBSCAN
 
+        sample = Sample(self, Z, 2.0, ALTERNATIVE.format(name=self.name))
+        Z = sample.rows
         eps = self.eps
         if eps == "auto":
             curve = k_distances(Z, self.min_samples - 1 if self.min_samples > 1 else 1)
@@ -90,7 +105,7 @@ class DBSCANClusterer(Clusterer):
         core = model.core_sample_indices_
         self.core_points_ = Z[core]
         self.core_labels_ = model.labels_[core]
-        return model.labels_
+        return sample.extend(model.labels_)
 
     def predict(self, Z: np.ndarray) -> np.ndarray:
         labels, distance = nearest_label(self.core_points_, self.core_labels_, Z)
@@ -126,11 +141,15 @@ class HDBSCANClusterer(Clusterer):
             searchable=True,
             help="excess of mass (fewer, larger clusters) or leaf (more, smaller)",
         ),
+        fit_rows_param(),
     )
 
     def cluster(self, Z: np.ndarray) -> np.ndarray:
         from sklearn.cluster import HDBSCAN
 
+        # its memory grows linearly, its time with the square: no memory check (factor 0)
+        sample = Sample(self, Z, 0.0, ALTERNATIVE.format(name=self.name))
+        Z = sample.rows
         size = min(self.min_cluster_size, len(Z))
         model = HDBSCAN(
             min_cluster_size=max(2, size),
@@ -140,7 +159,7 @@ class HDBSCANClusterer(Clusterer):
         )
         labels = model.fit_predict(Z)
         self.points_, self.point_labels_ = Z[labels != -1], labels[labels != -1]
-        return labels
+        return sample.extend(labels)
 
     def predict(self, Z: np.ndarray) -> np.ndarray:
         return nearest_label(self.points_, self.point_labels_, Z)[0]
