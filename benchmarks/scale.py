@@ -7,12 +7,14 @@
 The stages start from generated feature arrays shaped like the default run's (a 200-d
 embedding block beside a 91-d statistics block, ten Gaussian clusters with unequal spreads;
 the reference space is the two blocks standardised, as :mod:`musiclust.reference` builds it),
-and run the framework's own code: fusion, PCA, each clusterer with K chosen by the default
-``label_free`` criterion, the default metrics, the search objective of one trial, each default
-report, the run's tables and HTML report, and MLflow logging into a sqlite store. Each size
-runs in its own process; "peak MiB" is that process's peak resident memory after the stage
-(it includes the ~300 MiB of imported libraries). The growth exponent of a stage is the
-slope of log(seconds) against log(clips) between the two largest sizes.
+and run the framework's own code: fusion, PCA, one epoch of each trained encoder (the
+convolutional ones on a generated 39 x 130 block, up to 10,000 clips), each clusterer (K chosen
+by the default ``label_free`` criterion where it has one), the default metrics, the search
+objective of one trial, each default report, the run's tables and HTML report, and MLflow
+logging into a sqlite store. Each size runs in its own process; "peak MiB" is that process's
+peak resident memory after the stage (it includes the ~300 MiB of imported libraries). The
+growth exponent of a stage is the slope of log(seconds) against log(clips) between the two
+largest sizes it ran at.
 
 With ``--runs``, the whole ``musiclust run`` on synthesised demo clips instead, with
 ``audio_stats`` and with the default features, each cold and warm.
@@ -37,7 +39,21 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-CLUSTERERS = ("agglomerative", "kmeans")
+CLUSTERERS = ("agglomerative", "kmeans", "gmm", "spectral", "dbscan", "hdbscan")
+#: Trained encoders timed for one epoch (and the latent of every row) on the fused vectors.
+VECTOR_ENCODERS = ("ae", "vae", "vade")
+#: The convolutional ones, on a generated 39 x 130 block: up to this many clips (an epoch is
+#: rows / rate: at 450 rows/s on 2 CPUs, 100,000 clips would take about 4 minutes each).
+MATRIX_ENCODERS, MATRIX_CLIPS = ("conv_vae", "hybrid_vae"), 10_000
+
+
+def fit_stage(name: str) -> str:
+    """A clusterer's stage name: K is chosen by the default criterion where it has one."""
+    return (
+        f"fit {name} (K label_free)"
+        if name in ("agglomerative", "kmeans", "gmm", "spectral")
+        else f"fit {name}"
+    )
 
 
 def generated(n: int, seed: int = 0) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -106,14 +122,38 @@ def measure(n: int) -> list[dict]:
     chain = chain_for("kmeans")
     X = timed("fusion", lambda: chain.fit_input(blocks, n))
     timed("encoder pca", lambda: chain.encoder.fit_transform(X))
+    import torch  # noqa: F401  (imported here: its second of import is no encoder's)
+
+    one_epoch = {"epochs": 1, "pretrain_epochs": 1}
+    for name in VECTOR_ENCODERS:
+        cls = registry.get("encoder", name).cls
+        kw = {k: v for k, v in one_epoch.items() if k in cls.declared_params()}
+        timed(f"encoder {name}, 1 epoch", lambda cls=cls, kw=kw: cls(**kw).fit_transform(X))
+    if n <= MATRIX_CLIPS:
+        grid = scale.scratch_array((n, 39, 130), np.float32)
+        rng = np.random.default_rng(1)
+        for first in range(0, n, 4096):
+            count = min(4096, n - first)
+            grid[first : first + count] = rng.standard_normal((count, 39, 130), dtype=np.float32)
+        from musiclust.fusion import Fusion
+
+        values = {"stack39": grid, "audio_stats": blocks["audio_stats"].values}
+        masks = {name: np.ones(n, dtype=bool) for name in values}
+        X2 = Fusion().fit_transform(values, masks)
+        for name in MATRIX_ENCODERS:
+            cls = registry.get("encoder", name).cls
+            timed(f"encoder {name}, 1 epoch", lambda cls=cls: cls(epochs=1).fit_transform(X2))
+        del grid, values, X2
     results, fitted = {}, {}
     for name in CLUSTERERS:
         c = fitted[name] = chain_for(name)
         results[name] = timed(
-            f"fit {name} (K label_free)", lambda c=c: c.fit_predict(blocks, n, None, reference)
+            fit_stage(name), lambda c=c: c.fit_predict(blocks, n, None, reference)
         )
-        k = len(set(results[name][1].tolist()))
-        rows[-1]["K"] = k
+        found = results[name][1]
+        rows[-1]["K"] = len(set(found.tolist()) - {-1})
+        if (found == -1).any():
+            rows[-1]["noise"] = float((found == -1).mean())
         rows[-1]["notes"] = [*getattr(c.clusterer, "notes_", [])]
     latent, clusters = results["agglomerative"]
     ev = Evaluation(
@@ -407,18 +447,30 @@ def write(rows: list[dict], sizes: list[int]) -> None:
         for n in sizes:
             r = by.get((n, stage))
             cells.append("-" if r is None else f"{r['seconds']:.2f} ({r['peak_mib']:.0f})")
-        pair = [by.get((n, stage)) for n in sizes[-2:]]
+        measured = [n for n in sizes if (n, stage) in by][-2:]  # the two largest sizes run
+        pair = [by[(n, stage)] for n in measured]
         exponent = "-"
-        if len(sizes) > 1 and all(pair) and min(p["seconds"] for p in pair) > 0.05:
+        if len(pair) == 2 and min(p["seconds"] for p in pair) > 0.05:
             ratio = math.log(pair[1]["seconds"] / pair[0]["seconds"])
-            exponent = f"{ratio / math.log(sizes[-1] / sizes[-2]):.2f}"
+            exponent = f"{ratio / math.log(measured[1] / measured[0]):.2f}"
         lines.append(f"| {stage} | {' | '.join(cells)} | {exponent} |")
-    lines += ["", "Per size: K found and genre AMI of the generated clusters, artifact sizes."]
+    lines += [
+        "",
+        f"The convolutional encoders ({', '.join(MATRIX_ENCODERS)}) run up to "
+        f"{MATRIX_CLIPS:,} clips; an epoch costs rows / rate beyond.",
+        "",
+        "Per size: K found and genre AMI of the generated clusters, artifact sizes.",
+    ]
     for n in sizes:
-        fit = [by.get((n, f"fit {c} (K label_free)")) for c in CLUSTERERS]
+        fit = [by.get((n, fit_stage(c))) for c in CLUSTERERS]
         m = by.get((n, "metrics")) or {}
         t = by.get((n, "tables + report.html")) or {}
         ks = ", ".join(f"{c} K={f['K']}" for c, f in zip(CLUSTERERS, fit, strict=True) if f)
+        ks += "; " + ", ".join(
+            f"{c} noise {f['noise']:.1%}"
+            for c, f in zip(CLUSTERERS, fit, strict=True)
+            if f and "noise" in f
+        )
         lines.append(
             f"- {n:,} clips: {ks}; agglomerative genre AMI {m.get('genre.ami', float('nan')):.3f}; "
             f"assignments.csv {t.get('assignments_kib', 0):.0f} KiB, report.html "
