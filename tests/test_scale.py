@@ -258,3 +258,16 @@ def test_a_whole_conv_vae_run_works_with_every_large_array_memory_mapped(monkeyp
     assert model is not None
     scratch = cache_root() / "scratch"
     assert scratch.is_dir() and not list(scratch.iterdir())  # files were made, none is left
+
+
+def test_an_unwritable_scratch_folder_keeps_the_array_in_memory_and_says_so(
+    monkeypatch, tmp_path, caplog
+):
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("MUSICLUST_CACHE_DIR", str(blocked))
+    monkeypatch.setattr(scale, "MEMMAP_BYTES", 1000)
+    with caplog.at_level("WARNING", logger="musiclust"):
+        array = scale.scratch_array((10, 39, 130))
+    assert array.base is None and array.shape == (10, 39, 130) and not array.any()
+    assert "cannot be written" in caplog.text and "in memory" in caplog.text

@@ -22,6 +22,7 @@ in and out, so a block larger than the machine's memory still trains, batch by b
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 import weakref
@@ -29,6 +30,8 @@ import weakref
 import numpy as np
 
 from musiclust.errors import SpecError
+
+log = logging.getLogger("musiclust")
 
 #: What plugins may use: the row budgets and sampled fits large collections need
 #: (tests/test_structure.py holds plugins to these).
@@ -61,23 +64,43 @@ MEMMAP_BYTES = 256 * 2**20
 def scratch_array(shape: tuple[int, ...], dtype: type = np.float32) -> np.ndarray:
     """A zero-filled array: in memory up to :data:`MEMMAP_BYTES`, beyond that a memory-mapped
     file in ``<cache>/scratch``, removed from the folder at once (the mapping keeps it: the disk
-    space returns when the array is freed, even if the process is killed)."""
+    space returns when the array is freed, even if the process is killed). Where the folder
+    cannot be written or lacks the room, the array stays in memory and a warning says so."""
     nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
     if nbytes <= MEMMAP_BYTES:
         return np.zeros(shape, dtype=dtype)
     from musiclust.cache import cache_root
 
     folder = cache_root() / "scratch"
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=folder, suffix=".npy")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=folder, suffix=".npy")
+    except OSError as exc:
+        return _in_memory(shape, dtype, f"{folder} cannot be written ({exc.strerror or exc})")
+    try:
+        # the room is claimed now: a mapped page that finds the disk full later is a SIGBUS
+        if hasattr(os, "posix_fallocate"):
+            os.posix_fallocate(fd, 0, nbytes)
+        else:  # macOS, Windows: a sparse file of the size
+            os.ftruncate(fd, nbytes)
+    except OSError as exc:
+        os.close(fd)
+        _remove(name)
+        return _in_memory(shape, dtype, f"{folder} has no room ({exc.strerror or exc})")
     os.close(fd)
-    mapped = np.memmap(name, dtype=dtype, mode="w+", shape=shape)  # a new file reads as zeros
+    mapped = np.memmap(name, dtype=dtype, mode="r+", shape=shape)  # claimed space reads as 0
     array = mapped.view(np.ndarray)  # the mapping stays alive as the view's base
     try:
         os.unlink(name)
     except OSError:  # Windows keeps an open file: remove it once the array is gone
         weakref.finalize(array, _remove, name)
     return array
+
+
+def _in_memory(shape: tuple[int, ...], dtype: type, why: str) -> np.ndarray:
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize / 2**30
+    log.warning("scratch files: %s; keeping a %.1f GiB array in memory", why, size)
+    return np.zeros(shape, dtype=dtype)
 
 
 def _remove(name: str) -> None:
