@@ -2,6 +2,9 @@
 
     python benchmarks/describe.py [--clips 1000] [--seconds 30]
 
+Results go to benchmarks/results/describe.md (and .json) at the default size, and to
+describe-<clips>.md at any other (``--clips 10000 --seconds 3``: the scale benchmark's size).
+
 Generates a GTZAN-style folder (10 labels, synthesised songs of --seconds each, WAV 22050 Hz
 mono, lyrics for every other clip) in a temporary folder, then times each phase of the overview:
 listing and headers (metadata only, no decoding), hashing and decoding (proportional to the
@@ -81,13 +84,15 @@ def main() -> None:
         "machine": platform.platform(),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "describe.json").write_text(json.dumps(out, indent=1))
+    stem = "describe" if args.clips == 1000 else f"describe-{args.clips}"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(out, indent=1))
     metadata = phases.get("listing", 0) + phases.get("headers", 0)
     lines = [
         f"# `musiclust describe` on {args.clips} clips of {args.seconds:g} s "
         f"({hours:.1f} h of audio, {out['cpus']} CPUs)",
         "",
-        "Written by `python benchmarks/describe.py`: a generated GTZAN-style folder (WAV, "
+        f"Written by `python benchmarks/describe.py --clips {args.clips} --seconds "
+        f"{args.seconds:g}`: a generated GTZAN-style folder (WAV, "
         "22050 Hz mono, lyrics for every other clip), just written, so its files are in the "
         "OS cache. Seconds per phase:",
         "",
@@ -102,7 +107,7 @@ def main() -> None:
         "",
         f"Metadata (listing + headers): {metadata:.2f} s.",
     ]
-    (RESULTS / "describe.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
