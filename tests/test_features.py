@@ -44,6 +44,26 @@ def test_shapes_of_every_audio_feature(songs, tmp_path):
     assert again.blocks["mfcc_stats"].values.shape == (6, 52)
 
 
+def test_a_reference_twin_of_a_run_feature_reads_the_same_values(songs, tmp_path):
+    """A search trial's reference may be another instance of a run feature, at the same
+    settings and windows: both read one set of per-clip values. Freeing them after the first
+    stack once failed every such trial ('could not be computed for any clip')."""
+    run, twin = feature("mfcc_stats"), feature("mfcc_stats")
+    result = extract(
+        songs,
+        [run],
+        AudioSettings(),
+        framing=Framing(twin.texture_window),  # the reference's own windows
+        references=[twin],
+        cache=FeatureCache(tmp_path),
+        progress=False,
+    )
+    windows = result.blocks["mfcc_stats"]
+    assert windows.values.shape[1] == 40 and len(windows.values) > 6
+    means = [windows.values[windows.groups == clip].mean(axis=0) for clip in range(6)]
+    assert np.allclose(result.references["mfcc_stats"].values, means, rtol=1e-5)
+
+
 def test_extraction_is_deterministic_and_parallel_equals_serial(songs, tmp_path):
     features = [feature("audio_stats"), feature("stack39")]
     one = extract(

@@ -19,6 +19,7 @@ import logging
 import multiprocessing
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -141,9 +142,15 @@ def extract(
 
     blocks: dict[str, FeatureBlock] = {}
     reference_blocks: dict[str, FeatureBlock] = {}
+    # how many entries of the plan stack each (feature, settings, framing): a reference twin
+    # may share a run feature's values, which are freed only by the last entry that reads them
+    uses = Counter((f.name, s, fr) for f, s, fr in audio_plan)
     for feature, feature_settings, feature_framing in plan:
         if isinstance(feature, AudioFeature):
-            block = _stack_audio(feature, (feature_settings, feature_framing), values, keep)
+            uses[(feature.name, feature_settings, feature_framing)] -= 1
+            last = uses[(feature.name, feature_settings, feature_framing)] == 0
+            group = (feature_settings, feature_framing)
+            block = _stack_audio(feature, group, values, keep, free=last)
         else:
             block = _lyrics_block(feature, kept, cache)
         if any(feature is r for r in references):
@@ -348,11 +355,13 @@ def _stack_audio(
     group: tuple[AudioSettings, Framing],
     values: dict[_Key, np.ndarray],
     keep: list[int],
+    free: bool,
 ) -> FeatureBlock:
     settings, framing = group
-    # taken out of ``values`` as stacked: a block and every clip's copy of it at once were
-    # twice a large block in memory (the block itself may be a memory-mapped scratch file)
-    per_clip = [values.pop((i, feature.name, settings, framing), None) for i in keep]
+    # with ``free``, taken out of ``values`` as stacked: a block and every clip's copy of it
+    # were twice a large block in memory (the block itself may be a memory-mapped scratch file)
+    take = values.pop if free else values.get
+    per_clip = [take((i, feature.name, settings, framing), None) for i in keep]
     return stack_rows(feature, per_clip, framed=framing.length is not None)
 
 
