@@ -116,9 +116,10 @@ def main() -> None:
         f"({meta['cpus']} CPUs): generated 39 x 130 rows, fusion, conv_vae one epoch (batch "
         "128), the latent of every row. `mapped` is the default; `memory` the same code with "
         "every array in memory; `before` the code it replaced. Anonymous peak: memory only "
-        "swap could free, sampled every 10 ms, with the input's own size above the baseline "
-        "in units of the input. Resident peak: also the page cache the mapped files hold, "
-        "which the kernel may drop under pressure.",
+        "swap could free, sampled every 10 ms; above the baseline, in units of the input's "
+        "size (the baseline holds torch, and the generated input where it is in memory). "
+        "Resident peak: also the page cache the mapped files hold, which the kernel may drop "
+        "under pressure. Seconds are not comparable: the runs shared 2 CPUs with other work.",
         "",
         "| rows | input MB | mode | anonymous peak MB | above the baseline | resident peak MB "
         "| seconds |",
