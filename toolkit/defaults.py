@@ -37,7 +37,7 @@ CONFIRM = 3
 #: Beyond this many clips a search's default space leaves out the trained encoders (named in
 #: ``--encoders`` they are searched all the same). On 2 CPU threads conv_vae trains about 450
 #: rows/s and the MLP VAEs about 15,000 (benchmarks/results/encoders.md): at 10,000 clips one
-#: conv_vae trial ran 25 minutes without finishing, where a 40-trial search should take 30
-#: (benchmarks/results/scale-search.md). The rule reads the data's size only, never the
-#: machine, so workers on different machines build the same space (and the same study).
+#: conv_vae trial ran 25 minutes without finishing; without them 40 trials took 9.8 minutes
+#: (docs/scale.md). The rule reads the data's size only, never the machine, so workers on
+#: different machines build the same space (and the same study).
 SEARCH_TRAINED_CLIPS = 5000
