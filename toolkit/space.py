@@ -103,7 +103,7 @@ class SearchSpace:
             searched |= set(_defaults(registry, encoder))
 
         if not explicit and n_items is not None and n_items > SEARCH_TRAINED_CLIPS:
-            trained = [e for e in encoders if registry.get("encoder", e).cls().planned_epochs()]
+            trained = [e for e in encoders if _trained(registry, e)]
             if trained:
                 encoders = [e for e in encoders if e not in trained]
                 notes.append(
@@ -377,6 +377,15 @@ def applying(sets: list[str], chosen: set[str], searched: set[str]) -> list[str]
     """The --set items for this trial: all but those of searched plugins it did not pick
     (quoted where a value holds spaces, so they pass through ``--set`` parsing again)."""
     return [shlex.quote(i) for i in _items(sets) if i.partition(".")[0] not in searched - chosen]
+
+
+def _trained(registry: Registry, encoder: str) -> bool:
+    """Whether the encoder trains by epochs (one that cannot be built with its defaults is
+    not: the probe below says why it cannot run)."""
+    try:
+        return registry.get("encoder", encoder).cls().planned_epochs() is not None
+    except SpecError:
+        return False
 
 
 def _defaults(registry: Registry, encoder: str) -> list[str]:
