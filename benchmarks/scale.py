@@ -49,11 +49,10 @@ MATRIX_ENCODERS, MATRIX_CLIPS = ("conv_vae", "hybrid_vae"), 10_000
 
 def fit_stage(name: str) -> str:
     """A clusterer's stage name: K is chosen by the default criterion where it has one."""
-    return (
-        f"fit {name} (K label_free)"
-        if name in ("agglomerative", "kmeans", "gmm", "spectral")
-        else f"fit {name}"
-    )
+    from musiclust.registry import get_registry
+
+    declared = get_registry().get("clusterer", name).cls.declared_params()
+    return f"fit {name} (K label_free)" if "n_clusters" in declared else f"fit {name}"
 
 
 def generated(n: int, seed: int = 0) -> tuple[dict, np.ndarray, np.ndarray]:
