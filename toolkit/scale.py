@@ -79,9 +79,9 @@ def scratch_array(shape: tuple[int, ...], dtype: type = np.float32) -> np.ndarra
         return _in_memory(shape, dtype, f"{folder} cannot be written ({exc.strerror or exc})")
     try:
         # the room is claimed now: a mapped page that finds the disk full later is a SIGBUS
-        if hasattr(os, "posix_fallocate"):
+        try:
             os.posix_fallocate(fd, 0, nbytes)
-        else:  # macOS, Windows: a sparse file of the size
+        except AttributeError:  # macOS, Windows: a sparse file of the size
             os.ftruncate(fd, nbytes)
     except OSError as exc:
         os.close(fd)
