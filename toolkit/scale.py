@@ -29,6 +29,7 @@ import weakref
 
 import numpy as np
 
+from musiclust.cache import cache_root
 from musiclust.errors import SpecError
 
 log = logging.getLogger("musiclust")
@@ -69,8 +70,6 @@ def scratch_array(shape: tuple[int, ...], dtype: type = np.float32) -> np.ndarra
     nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
     if nbytes <= MEMMAP_BYTES:
         return np.zeros(shape, dtype=dtype)
-    from musiclust.cache import cache_root
-
     folder = cache_root() / "scratch"
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -75,15 +75,20 @@ def _float32(rows: np.ndarray, scale: float | None) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32))
 
 
+def _scaled(rows: torch.Tensor, scale: float | None) -> torch.Tensor:
+    """Tensor rows scaled by the same rule as numpy rows (float64, then float32)."""
+    return rows if scale is None else (rows.double() * scale).float()
+
+
 def _rows(v: torch.Tensor | np.ndarray, index: torch.Tensor, scale: float | None) -> torch.Tensor:
     if isinstance(v, np.ndarray):
         return _float32(v[index.cpu().numpy()], scale)
-    return v[index] if scale is None else v[index] * scale
+    return _scaled(v[index], scale)
 
 
 def _tensor(v: torch.Tensor | np.ndarray, device: torch.device, scale: float | None) -> Any:
     if isinstance(v, torch.Tensor):
-        return (v if scale is None else v * scale).to(device)
+        return _scaled(v, scale).to(device)
     out = torch.empty(v.shape, dtype=torch.float32, device=device)
     for first in range(0, len(v), _BLOCK):
         out[first : first + _BLOCK] = _float32(v[first : first + _BLOCK], scale).to(device)
