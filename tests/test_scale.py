@@ -178,12 +178,13 @@ def _fused(monkeypatch, limit: int):
     return Fusion().fit_transform(values, masks)
 
 
-@pytest.mark.parametrize("name", ["conv_vae", "hybrid_vae"])
+@pytest.mark.parametrize("name", ["conv_vae", "hybrid_vae", "vae"])
 def test_a_trained_encoder_reads_a_memory_mapped_block_to_the_same_latent(
     monkeypatch, tmp_path, name
 ):
     """Fusion writes a large 2-D block to a scratch file; the encoder trains from it batch by
-    batch, and every value (fused input, weights, latent) equals the in-memory run's."""
+    batch (vae from the flattened block, mapped too), and every value (fused input, weights,
+    latent) equals the in-memory run's."""
     from encoder_inputs import make_encoder
 
     monkeypatch.setenv("MUSICLUST_CACHE_DIR", str(tmp_path))
@@ -278,3 +279,53 @@ def test_an_unwritable_scratch_folder_keeps_the_array_in_memory_and_says_so(
         array = scale.scratch_array((10, 39, 130))
     assert array.base is None and array.shape == (10, 39, 130) and not array.any()
     assert "cannot be written" in caplog.text and "in memory" in caplog.text
+
+
+def test_flattened_blocks_are_built_in_steps_to_the_values_of_one_concatenation(monkeypatch):
+    """``EncoderInput.flat`` fills one (memory-mapped) array in blocks of rows; every value and
+    the dtype equal scaling each whole block and concatenating, across the row steps."""
+    from musiclust.components import _FLAT_ROWS, EncoderInput
+
+    rng = np.random.default_rng(2)
+    n = _FLAT_ROWS + 77
+    X = EncoderInput(
+        vectors=rng.normal(size=(n, 6)),
+        blocks={"mel": rng.normal(size=(n, 4, 5)).astype(np.float32)},
+        weights={"mel": 0.7},
+    )
+    X.blocks["vectors"] = X.vectors
+    whole = np.concatenate([X.vectors, X.blocks["mel"].reshape(n, -1) * (0.7 / np.sqrt(20))], 1)
+    monkeypatch.setattr(scale, "MEMMAP_BYTES", 0)
+    flat = X.flat()
+    assert isinstance(flat.base, np.memmap)
+    assert flat.dtype == whole.dtype and np.array_equal(flat, whole)
+    mapped = EncoderInput(vectors=None, blocks={"mel": X.blocks["mel"]}).flat()
+    assert mapped.dtype == np.float64  # float32 rows times a float64 scale, as before
+    assert np.array_equal(mapped, X.blocks["mel"].reshape(n, -1) * (1.0 / np.sqrt(20)))
+
+
+@pytest.mark.parametrize("whiten", [False, True])
+def test_pca_streams_a_large_input_to_the_latent_of_pca_in_memory(monkeypatch, whiten):
+    """Past the scratch limit PCA reads its (memory-mapped) input in blocks of rows and
+    never centres a copy of it; on data with a clear spectrum its latent is scikit-learn's."""
+    from musiclust.components import EncoderInput
+    from musiclust.plugins.encoders import pca
+
+    rng = np.random.default_rng(3)
+    n = 2 * pca._ROWS + 300  # three blocks, the last one short
+    factors = rng.normal(size=(n, 6)) * np.array([6, 5, 4, 3, 2, 1.5])
+    grid = factors @ rng.normal(size=(6, 4 * 50)) + 0.1 * rng.normal(size=(n, 4 * 50)) + 2
+    X = EncoderInput(vectors=None, blocks={"mel": grid.reshape(n, 4, 50).astype(np.float32)})
+
+    def fitted() -> pca.PCAEncoder:
+        return pca.PCAEncoder(n_components=4, whiten=whiten).fit(X)
+
+    in_memory = fitted()
+    monkeypatch.setattr(scale, "MEMMAP_BYTES", 0)
+    streamed = fitted()
+    assert isinstance(streamed.model_, pca.StreamedPCA) and not in_memory.notes_
+    assert "streamed" in streamed.notes_[0]
+    expected, got = in_memory.transform(X), streamed.transform(X)
+    assert got.shape == (n, 4)
+    assert np.allclose(got, expected, atol=1e-6 * np.abs(expected).max())
+    assert streamed.diagnostics() == pytest.approx(in_memory.diagnostics(), rel=1e-9)

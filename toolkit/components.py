@@ -17,6 +17,7 @@ import numpy as np
 
 from musiclust.errors import SpecError, did_you_mean
 from musiclust.params import Choice, Float, Int, Param
+from musiclust.scale import scratch_array
 
 if TYPE_CHECKING:
     from musiclust.analysis import AudioAnalysis
@@ -214,6 +215,10 @@ class LyricsFeature(FeatureExtractor):
     corpus_fit: ClassVar[bool] = True
 
 
+#: Rows per step when :meth:`EncoderInput.flat` builds its array.
+_FLAT_ROWS = 1024
+
+
 @dataclass
 class EncoderInput:
     """What an encoder receives, one row per clip (or per window, see ``groups``).
@@ -243,12 +248,29 @@ class EncoderInput:
         return {name: b for name, b in self.blocks.items() if b.ndim == 3}
 
     def flat(self) -> np.ndarray:
-        """Vectors and flattened 2-D blocks, each block with unit total variance x weight."""
-        parts = [] if self.vectors is None else [self.vectors]
+        """Vectors and flattened 2-D blocks, each block with unit total variance x weight.
+
+        Built in blocks of rows into one array, memory-mapped when large (a flattened 2-D
+        block of 100,000 clips runs to gigabytes): the values, dtype included, are those of
+        scaling each whole block and concatenating them."""
+        parts: list[tuple[np.ndarray, Any]] = []
+        if self.vectors is not None:
+            parts.append((self.vectors, None))
         for name, block in self.matrices().items():
             scale = self.weights.get(name, 1.0) / np.sqrt(block[0].size)
-            parts.append(block.reshape(len(block), -1) * scale)
-        return np.concatenate(parts, axis=1)
+            parts.append((block.reshape(len(block), -1), scale))
+        n = len(self)
+        dtype = np.result_type(*(p.dtype if s is None else np.result_type(p, s) for p, s in parts))
+        out = scratch_array((n, sum(p.shape[1] for p, _ in parts)), dtype)
+        for first in range(0, n, _FLAT_ROWS):
+            rows = slice(first, first + _FLAT_ROWS)
+            column = 0
+            for part, scale in parts:
+                out[rows, column : column + part.shape[1]] = (
+                    part[rows] if scale is None else part[rows] * scale
+                )
+                column += part.shape[1]
+        return out
 
 
 class Encoder(Component):

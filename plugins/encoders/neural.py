@@ -420,7 +420,8 @@ def vector_mask(X: EncoderInput, names: list[str]) -> np.ndarray | None:
     """Element mask of the named blocks laid side by side (flattened): 0 where a row misses
     the block. None when nothing is missing."""
     widths = [int(np.prod(X.blocks[name].shape[1:])) for name in names]
-    mask = np.ones((len(X), sum(widths)), dtype=np.float32)
+    mask = scratch_array((len(X), sum(widths)), np.float32)  # large: memory-mapped
+    mask[:] = 1.0
     column = 0
     for name, width in zip(names, widths):
         present = X.masks.get(name)
