@@ -1,15 +1,17 @@
 """Memory of a trained encoder's whole path on a large 2-D input: fusion, training, latent.
 
-    python benchmarks/encoder_memory.py [ROWS ...]               (default: 20000 50000)
+    python benchmarks/encoder_memory.py [--encoder NAME] [ROWS ...]  (default: conv_vae;
+                                                                     20000 50000)
     BEFORE=/path/to/old/package python benchmarks/encoder_memory.py ...
 
 Each size runs in a fresh process per mode: generated stack39-shaped rows (39 x 130 float32:
-20 kB a row) are standardised by fusion, ``conv_vae`` trains one epoch (batch 128) and
-encodes every row. Modes:
+20 kB a row) are standardised by fusion, the encoder trains one epoch (batch 128) and
+encodes every row. ``conv_vae`` reads the 2-D block; a vector encoder (``vae``, ``pca``)
+reads it flattened, 5,070 values a row. Modes:
 
-- ``mapped``: the default. Past ``musiclust.scale.MEMMAP_BYTES`` the extracted block and its
-  fused copy are memory-mapped scratch files, and the encoder takes scaled float32 rows from
-  them batch by batch.
+- ``mapped``: the default. Past ``musiclust.scale.MEMMAP_BYTES`` the extracted block, its
+  fused copy (and its flattened copy) are memory-mapped scratch files, and the encoder takes
+  scaled float32 rows from them batch by batch.
 - ``memory``: the same code with that limit lifted, so every array is in memory.
 - ``before``: the code this replaced (a ``musiclust`` package folder given by ``BEFORE``,
   put first on ``sys.path``); run only when ``BEFORE`` is set.
@@ -17,11 +19,13 @@ encodes every row. Modes:
 Two peaks per run: anonymous memory (``RssAnon``, sampled every 10 ms: memory only swap could
 free) and resident memory (``VmHWM``, which also counts the mapped files' pages the kernel
 holds in its page cache and may drop under pressure). Writes
-benchmarks/results/encoder-memory.md and .json.
+benchmarks/results/encoder-memory.md and .json; the rows of other encoders already there are
+kept.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -40,7 +44,7 @@ from musiclust import scale
 from musiclust.fusion import Fusion
 from musiclust.registry import get_registry
 
-n, mode = int(sys.argv[1]), sys.argv[2]
+n, mode, name = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 if mode == "memory":
     scale.MEMMAP_BYTES = 2**62
 
@@ -70,22 +74,25 @@ time.sleep(0.05)
 base = status()["RssAnon"]
 started = time.perf_counter()
 X = Fusion().fit_transform({"stack39": raw}, {"stack39": np.ones(n, bool)})
-encoder = get_registry().get("encoder", "conv_vae").cls(epochs=1, batch_size=128)
+cls = get_registry().get("encoder", name).cls
+settings = {"epochs": 1, "batch_size": 128}  # for the trained encoders
+encoder = cls(**{k: v for k, v in settings.items() if k in {p.name for p in cls.params}})
 latent = encoder.fit(X).transform(X)
 seconds = time.perf_counter() - started
 time.sleep(0.05)
-print(json.dumps({"rows": n, "mode": mode, "input_mb": raw.nbytes / 2**20, "base_mb": base,
+print(json.dumps({"rows": n, "mode": mode, "encoder": name,
+                  "input_mb": raw.nbytes / 2**20, "base_mb": base,
                   "peak_anon_mb": peak["anon"], "peak_rss_mb": status()["VmHWM"],
                   "seconds": seconds, "latent_sum": float(np.abs(latent).sum())}))
 """
 
 
-def one(n: int, mode: str) -> dict:
+def one(n: int, mode: str, encoder: str) -> dict:
     env = dict(os.environ)
     if mode == "before":
         env["PYTHONPATH"] = os.pathsep.join([os.environ["BEFORE"], env.get("PYTHONPATH", "")])
     out = subprocess.run(
-        [sys.executable, "-c", ONE, str(n), mode],
+        [sys.executable, "-c", ONE, str(n), mode, encoder],
         capture_output=True,
         text=True,
         env=env,
@@ -99,13 +106,20 @@ def one(n: int, mode: str) -> dict:
 
 
 def main() -> None:
-    sizes = [int(a) for a in sys.argv[1:]] or [20000, 50000]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rows", nargs="*", type=int, default=[20000, 50000])
+    parser.add_argument("--encoder", default="conv_vae")
+    args = parser.parse_args()
     modes = ["before"] * bool(os.environ.get("BEFORE")) + ["memory", "mapped"]
-    rows = []
-    for n in sizes:
+    saved = RESULTS / "encoder-memory.json"
+    kept = json.loads(saved.read_text())["rows"] if saved.exists() else []
+    rows = [r for r in kept if r.get("encoder", "conv_vae") != args.encoder]
+    for n in args.rows:
         for mode in modes:
-            rows.append(one(n, mode))
+            rows.append(one(n, mode, args.encoder))
             print(rows[-1], flush=True)
+    for row in rows:
+        row.setdefault("encoder", "conv_vae")
     meta = {"cpus": os.cpu_count(), "machine": platform.platform()}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "encoder-memory.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
@@ -113,19 +127,22 @@ def main() -> None:
         "# Memory of a trained encoder on a large 2-D input",
         "",
         "Written by `python benchmarks/encoder_memory.py` "
-        f"({meta['cpus']} CPUs): generated 39 x 130 rows, fusion, conv_vae one epoch (batch "
-        "128), the latent of every row. `mapped` is the default; `memory` the same code with "
+        f"({meta['cpus']} CPUs): generated 39 x 130 rows, fusion, one epoch of the encoder "
+        "(batch 128; vae and pca read the rows flattened, pca has no epochs), the latent of "
+        "every row. "
+        "`mapped` is the default; `memory` the same code with "
         "every array in memory; `before` the code it replaced. Anonymous peak: memory only "
         "swap could free, sampled every 10 ms; above the baseline, in units of the input's "
         "size (the baseline holds torch, and the generated input where it is in memory). "
         "Resident peak: also the page cache the mapped files hold, which the kernel may drop "
         "under pressure. Seconds are not comparable: the runs shared 2 CPUs with other work.",
         "",
-        "| rows | input MB | mode | anonymous peak MB | above the baseline | resident peak MB "
-        "| seconds |",
-        "|---:|---:|---|---:|---:|---:|---:|",
+        "| encoder | rows | input MB | mode | anonymous peak MB | above the baseline "
+        "| resident peak MB | seconds |",
+        "|---|---:|---:|---|---:|---:|---:|---:|",
         *[
-            f"| {r['rows']:,} | {r['input_mb']:.0f} | {r['mode']} | {r['peak_anon_mb']:.0f} "
+            f"| {r['encoder']} | {r['rows']:,} | {r['input_mb']:.0f} | {r['mode']} "
+            f"| {r['peak_anon_mb']:.0f} "
             f"| {r['anon_above_input']:.2f}x | {r['peak_rss_mb']:.0f} | {r['seconds']:.0f} |"
             for r in rows
         ],
