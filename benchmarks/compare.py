@@ -5,7 +5,7 @@
 ``compare`` reads the runs' logged metrics, params and tags, never per-clip data: its cost
 grows with the number of runs in the experiment, not with the clips (a collection of 100,000
 clips makes one run like a collection of 50). Ten 40-trial searches with their confirmations
-make about 500 runs; 5,000 is a year of daily searching.
+make about 500 runs; 5,000 is a hundred such searches.
 
 One real run on the demo data is made first (``musiclust run``, a sqlite store); its params,
 metrics and tags are copied into each experiment's runs with small changes to the metrics, so
@@ -106,8 +106,8 @@ def main() -> None:
 
 
 def write(rows: list[dict], params: int, metrics: int) -> None:
-    meta = {"cpus": os.cpu_count(), "machine": platform.platform(), "params": params}
-    meta["metrics"] = metrics
+    meta = {"cpus": os.cpu_count(), "machine": platform.platform()}
+    meta |= {"params": params, "metrics": metrics}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "compare.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     lines = [

@@ -1,4 +1,4 @@
-"""Memory of a trained encoder's whole path on a large 2-D input: fusion, training, latent.
+"""Memory of an encoder's whole path on a large 2-D input: fusion, fitting, the latent.
 
     python benchmarks/encoder_memory.py [--encoder NAME] [ROWS ...]  (default: conv_vae;
                                                                      20000 50000)
@@ -124,7 +124,7 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "encoder-memory.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     lines = [
-        "# Memory of a trained encoder on a large 2-D input",
+        "# Memory of an encoder on a large 2-D input",
         "",
         "Written by `python benchmarks/encoder_memory.py` "
         f"({meta['cpus']} CPUs): generated 39 x 130 rows, fusion, one epoch of the encoder "

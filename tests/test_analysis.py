@@ -37,7 +37,7 @@ def test_every_representation_matches_librosa(song):
     close(a.contrast(), librosa.feature.spectral_contrast(S=a.magnitude(), sr=sr), 1e-6)
     close(a.mfcc(13), librosa.feature.mfcc(S=a.log_mel(), n_mfcc=13), 1e-6)
     # chroma sums 1,025 float32 bins per pitch class: float precision there is sqrt(1025) x
-    # 1.2e-7 = 4e-6 (an AMD EPYC's BLAS measured 1.01e-6 where others stayed below 1e-6)
+    # 1.2e-7 = 4e-6 (an AMD EPYC machine measured 1.01e-6 where others stayed below 1e-6)
     close(a.chroma(), librosa.feature.chroma_stft(S=a.power(), sr=sr, tuning=0.0), 4e-6)
     close(a.spectral("centroid"), librosa.feature.spectral_centroid(y=y, sr=sr), 1e-5)
     close(a.spectral("bandwidth"), librosa.feature.spectral_bandwidth(y=y, sr=sr), 1e-5)

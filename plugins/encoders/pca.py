@@ -37,6 +37,7 @@ class PCAEncoder(Encoder):
         k = min(self.n_components, *flat.shape)
         if k < self.n_components:
             log.info("pca: %d components (the data allows no more than %d)", k, k)
+        self.notes_ = []
         if flat.nbytes > scale.MEMMAP_BYTES:  # a memory-mapped file: PCA would centre a copy
             self.model_ = StreamedPCA(k, self.whiten, self.random_state).fit(flat)
             self.notes_ = [
@@ -66,10 +67,10 @@ class StreamedPCA:
     """Randomized PCA (Halko, Martinsson & Tropp 2011: the solver scikit-learn's PCA picks for
     a wide input and few components) that reads its input in blocks of rows, centring each
     block as it goes: memory holds N x (k + 10) values, never a copy of N x D. Seven power
-    iterations, as scikit-learn uses; each component's sign makes its largest loading
-    positive, as in scikit-learn. Measured on 20,000 x 5,070 rows of 30 factors beside
-    scikit-learn's PCA: the 16 components and their variances agree to 1e-13, the latents
-    (values up to 21) to 1.4e-6; 3.8 s against 5.0 s."""
+    iterations, as scikit-learn uses for few components; each component's sign makes its
+    largest loading positive, as in scikit-learn. Measured on 20,000 x 5,070 rows of 30
+    factors beside scikit-learn's PCA: the 16 components and their variances agree to 1e-13,
+    the latents (values up to 21) to 1.4e-6; 3.8 s against 5.0 s."""
 
     def __init__(self, n_components: int, whiten: bool = False, seed: int | None = 0) -> None:
         self.n_components_, self.whiten, self.seed = n_components, whiten, seed
