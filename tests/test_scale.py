@@ -329,3 +329,22 @@ def test_pca_streams_a_large_input_to_the_latent_of_pca_in_memory(monkeypatch, w
     assert got.shape == (n, 4)
     assert np.allclose(got, expected, atol=1e-6 * np.abs(expected).max())
     assert streamed.diagnostics() == pytest.approx(in_memory.diagnostics(), rel=1e-9)
+
+
+def test_a_pca_run_on_a_flattened_mapped_block_streams_and_predicts_its_own_songs(monkeypatch):
+    """A whole run (stack39 flattened, every large array mapped): PCA streams, says so in the
+    run's notes, and the fitted pipeline puts known songs back in their clusters."""
+    import mlflow
+    from conftest import SMALL_DEMO
+
+    from musiclust import MusicClustering
+
+    monkeypatch.setattr(scale, "MEMMAP_BYTES", 0)
+    small = dict(p.split("=") for p in SMALL_DEMO[0].split())
+    params = {**small, "kmeans.n_clusters": 4}
+    model = MusicClustering("stack39", "pca", "kmeans", params, reports=[])
+    model.fit()
+    assert mlflow.get_run(model.run_id_).info.status == "FINISHED"
+    assert any("pca: randomized PCA streamed" in note for note in model.notes_)
+    songs = model.clips_[:5]
+    assert model.predict(audio=[s.audio for s in songs]).tolist() == model.labels_[:5].tolist()
