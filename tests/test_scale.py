@@ -293,7 +293,7 @@ def test_flattened_blocks_are_built_in_steps_to_the_values_of_one_concatenation(
         blocks={"mel": rng.normal(size=(n, 4, 5)).astype(np.float32)},
         weights={"mel": 0.7},
     )
-    X.blocks["vectors"] = X.vectors
+    X.blocks["vectors"] = X.vectors  # as fusion lays them out: flat() takes them once
     whole = np.concatenate([X.vectors, X.blocks["mel"].reshape(n, -1) * (0.7 / np.sqrt(20))], 1)
     monkeypatch.setattr(scale, "MEMMAP_BYTES", 0)
     flat = X.flat()

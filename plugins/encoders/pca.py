@@ -31,9 +31,15 @@ class PCAEncoder(Encoder):
     )
 
     def fit(self, X: EncoderInput) -> PCAEncoder:
+        return self._fit(X.flat())
+
+    def fit_transform(self, X: EncoderInput) -> np.ndarray:
+        flat = X.flat()  # once: past 256 MiB it is written to a scratch file
+        return self._fit(flat).model_.transform(flat)
+
+    def _fit(self, flat: np.ndarray) -> PCAEncoder:
         from sklearn.decomposition import PCA
 
-        flat = X.flat()
         k = min(self.n_components, *flat.shape)
         if k < self.n_components:
             log.info("pca: %d components (the data allows no more than %d)", k, k)
