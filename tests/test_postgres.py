@@ -25,12 +25,16 @@ def postgres():
 
     Its data folder is outside pytest's own temporary tree: that user must traverse the
     folders above it, and another pytest session starting meanwhile closes pytest's tree
-    (0700) again, which left the server unable to stop."""
+    (0700) again, which left the server unable to stop. For the same reason a root run
+    uses a copy of the wheel's binaries (34 MB) in that folder: the wheel may lie under
+    /root (0700), where CI's Python lives, and that user could not run them from there
+    (pgserver's own cure opens every folder above the wheel to everyone)."""
     import psycopg
 
     top = Path(tempfile.mkdtemp(prefix="musiclust-postgres-"))
     data = top / "data"
     data.mkdir()
+    install = Path(pgserver.__file__).parent / "pginstall"
     as_user = {}
     if os.geteuid() == 0:
         from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
@@ -39,12 +43,36 @@ def postgres():
         ensure_prefix_permissions(data)
         os.chown(data, entry.pw_uid, entry.pw_gid)
         as_user = {"user": "pgserver"}
-    pgserver.initdb(["--auth=trust", "--encoding=utf8", "-U", "postgres"], pgdata=data, **as_user)
+        # the wheel's layout is kept: postgres finds its share folder beside its bin, and
+        # the binaries their libraries at $ORIGIN/../../../pgserver.libs
+        site = Path(pgserver.__file__).parent.parent
+        for part in (
+            "pgserver/pginstall/bin",
+            "pgserver/pginstall/lib",
+            "pgserver/pginstall/share",
+            "pgserver.libs",
+        ):
+            shutil.copytree(site / part, top / "site" / part)
+        install = top / "site" / "pgserver" / "pginstall"
+        for path in [top, *(top / "site").rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o055)
+
+    def pg(tool: str, *args: str) -> None:
+        with open(top / f"{tool}.out", "w") as out:  # a file, not a pipe: the server that
+            done = subprocess.run(  # pg_ctl starts would hold a pipe open
+                [str(install / "bin" / tool), "-D", str(data), *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                **as_user,
+            )
+        assert done.returncode == 0, (top / f"{tool}.out").read_text()
+
+    pg("initdb", "--auth=trust", "--encoding=utf8", "-U", "postgres")
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
     options = f"-h 127.0.0.1 -p {port} -k {data}"
-    pgserver.pg_ctl(["-w", "-l", str(data / "log"), "-o", options, "start"], pgdata=data, **as_user)
+    pg("pg_ctl", "-w", "-l", str(data / "log"), "-o", options, "start")
 
     def database(name: str) -> str:
         with psycopg.connect(
@@ -57,7 +85,7 @@ def postgres():
         yield database
     finally:
         try:
-            pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data, **as_user)
+            pg("pg_ctl", "-w", "-m", "fast", "stop")
         finally:
             shutil.rmtree(top, ignore_errors=True)
 
