@@ -33,59 +33,60 @@ def postgres():
 
     top = Path(tempfile.mkdtemp(prefix="musiclust-postgres-"))
     data = top / "data"
-    data.mkdir()
-    install = Path(pgserver.__file__).parent / "pginstall"
-    as_user = {}
-    if os.geteuid() == 0:
-        from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
+    try:  # a setup that fails half-way leaves nothing behind either
+        data.mkdir()
+        install = Path(pgserver.__file__).parent / "pginstall"
+        as_user = {}
+        if os.geteuid() == 0:
+            from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
 
-        entry = ensure_user_exists("pgserver")
-        ensure_prefix_permissions(data)
-        os.chown(data, entry.pw_uid, entry.pw_gid)
-        as_user = {"user": "pgserver"}
-        # the wheel's layout is kept: postgres finds its share folder beside its bin, and
-        # the binaries their libraries at $ORIGIN/../../../pgserver.libs
-        site = Path(pgserver.__file__).parent.parent
-        for part in (
-            "pgserver/pginstall/bin",
-            "pgserver/pginstall/lib",
-            "pgserver/pginstall/share",
-            "pgserver.libs",
-        ):
-            shutil.copytree(site / part, top / "site" / part)
-        install = top / "site" / "pgserver" / "pginstall"
-        for path in [top, *(top / "site").rglob("*")]:
-            path.chmod(path.stat().st_mode | 0o055)
+            entry = ensure_user_exists("pgserver")
+            ensure_prefix_permissions(data)
+            os.chown(data, entry.pw_uid, entry.pw_gid)
+            as_user = {"user": "pgserver"}
+            # the wheel's layout is kept: postgres finds its share folder beside its bin, and
+            # the binaries their libraries at $ORIGIN/../../../pgserver.libs
+            site = Path(pgserver.__file__).parent.parent
+            for part in (
+                "pgserver/pginstall/bin",
+                "pgserver/pginstall/lib",
+                "pgserver/pginstall/share",
+                "pgserver.libs",
+            ):
+                shutil.copytree(site / part, top / "site" / part)
+            install = top / "site" / "pgserver" / "pginstall"
+            for path in [top, *(top / "site").rglob("*")]:
+                path.chmod(path.stat().st_mode | 0o055)
 
-    def pg(tool: str, *args: str) -> None:
-        with open(top / f"{tool}.out", "w") as out:  # a file, not a pipe: the server that
-            done = subprocess.run(  # pg_ctl starts would hold a pipe open
-                [str(install / "bin" / tool), "-D", str(data), *args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                **as_user,
-            )
-        assert done.returncode == 0, (top / f"{tool}.out").read_text()
+        def pg(tool: str, *args: str) -> None:
+            with open(top / f"{tool}.out", "w") as out:  # a file, not a pipe: the server that
+                done = subprocess.run(  # pg_ctl starts would hold a pipe open
+                    [str(install / "bin" / tool), "-D", str(data), *args],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    **as_user,
+                )
+            assert done.returncode == 0, (top / f"{tool}.out").read_text()
 
-    pg("initdb", "--auth=trust", "--encoding=utf8", "-U", "postgres")
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    options = f"-h 127.0.0.1 -p {port} -k {data}"
-    pg("pg_ctl", "-w", "-l", str(data / "log"), "-o", options, "start")
+        pg("initdb", "--auth=trust", "--encoding=utf8", "-U", "postgres")
+        with socket.socket() as free:
+            free.bind(("127.0.0.1", 0))
+            port = free.getsockname()[1]
+        options = f"-h 127.0.0.1 -p {port} -k {data}"
+        pg("pg_ctl", "-w", "-l", str(data / "log"), "-o", options, "start")
 
-    def database(name: str) -> str:
-        with psycopg.connect(
-            host="127.0.0.1", port=port, user="postgres", autocommit=True
-        ) as connection:
-            connection.execute(f"CREATE DATABASE {name}")
-        return f"postgresql://postgres:secret@127.0.0.1:{port}/{name}"
+        def database(name: str) -> str:
+            with psycopg.connect(
+                host="127.0.0.1", port=port, user="postgres", autocommit=True
+            ) as connection:
+                connection.execute(f"CREATE DATABASE {name}")
+            return f"postgresql://postgres:secret@127.0.0.1:{port}/{name}"
 
-    try:
         yield database
     finally:
         try:
-            pg("pg_ctl", "-w", "-m", "fast", "stop")
+            if (data / "postmaster.pid").exists():  # the server is running
+                pg("pg_ctl", "-w", "-m", "fast", "stop")
         finally:
             shutil.rmtree(top, ignore_errors=True)
 
