@@ -59,6 +59,23 @@ def test_the_published_hybrid_architecture_has_1256897_parameters():
     assert tuple(audio.shape) == (2, 39, 130)  # 40 x 136, resized
 
 
+@pytest.mark.parametrize("name", ["vae", "hybrid_vae"])
+def test_fit_transform_trains_once_and_gives_what_transform_gives(name):
+    """fit_transform reads its training rows once (a scratch file past 256 MiB) and gives
+    the latent that transform gives afterwards; hybrid_vae says when it had no lyrics."""
+    X = synthetic_input()
+    encoder = make_encoder(name)
+    latent = encoder.fit_transform(X)
+    assert np.allclose(latent, encoder.transform(X), atol=1e-6)
+    assert np.allclose(latent, make_encoder(name).fit(X).transform(X), atol=1e-6)
+    audio_only = EncoderInput(
+        None, {"stack39": X.blocks["stack39"]}, {"stack39": X.masks["stack39"]}
+    )
+    alone = [n for n in make_encoder(name).fit(audio_only).notes_ if "audio branch alone" in n]
+    assert len(alone) == (name == "hybrid_vae")
+    assert not [n for n in encoder.notes_ if "audio branch alone" in n]
+
+
 def test_losses_are_summed_per_sample_and_published_mode_averages():
     spec = [BranchSpec("x", "mlp", (4,))]
     x = torch.zeros(2, 4)

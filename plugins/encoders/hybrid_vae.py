@@ -111,14 +111,13 @@ class HybridVAE(VariationalEncoder):
                 masks["lyrics"] = mask
         return specs, inputs, masks
 
-    def fit(self, X: EncoderInput) -> HybridVAE:
-        super().fit(X)
-        if X.vectors is None:
-            self.notes_ = [
-                *self.notes_,
-                "hybrid_vae: no vector (lyrics) features in this run: the audio branch alone",
-            ]
-        return self
+    def _training_notes(self, result: Any) -> list[str]:
+        notes = super()._training_notes(result)
+        if len(self.specs_) == 1:
+            notes.append(
+                "hybrid_vae: no vector (lyrics) features in this run: the audio branch alone"
+            )
+        return notes
 
 
 @hookimpl

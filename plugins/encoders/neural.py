@@ -142,6 +142,17 @@ class NeuralEncoder(Encoder):
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, X: EncoderInput) -> NeuralEncoder:
+        self._train(X)
+        return self
+
+    def fit_transform(self, X: EncoderInput) -> np.ndarray:
+        # the training input read once: past 256 MiB a flattened input is a scratch file
+        # (EncoderInput.flat), which fit-then-transform wrote twice
+        data = self._train(X)
+        return posterior(self.module_, data)[0]
+
+    def _train(self, X: EncoderInput) -> Any:
+        """Trains on ``X``; gives its rows as the model reads them (a ``Batch``)."""
         import torch
         from tqdm.auto import tqdm
 
@@ -201,7 +212,7 @@ class NeuralEncoder(Encoder):
         with torch.no_grad():
             self._summarise(data, result.val_rows if len(result.val_rows) else result.train_rows)
         self.notes_ = self._training_notes(result)
-        return self
+        return data
 
     def pretrain(self, model: Any, data: Any, cfg: Any, X: EncoderInput) -> None:
         """A stage before the main training (VaDE's autoencoder pretraining); none here."""
