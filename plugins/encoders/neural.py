@@ -124,18 +124,18 @@ class NeuralEncoder(Encoder):
 
         mode, free_bits = self.loss_mode(), self.free_bits_value()
 
-        def loss(model: Any, batch: Any, beta: float) -> tuple[Any, dict[str, float], Any]:
+        def loss(model: Any, batch: Any, beta: float) -> tuple[Any, dict[str, Any], Any]:
             recon, mu, logvar, _ = model(batch.inputs, batch.cond)
             terms = reconstruction(recon, batch.inputs, batch.masks, specs, mode)
             total = sum(s.weight * terms[s.name] for s in specs).mean()
-            parts = {f"recon.{k}": float(v.detach().mean()) for k, v in terms.items()}
+            parts = {f"recon.{k}": v.detach().mean() for k, v in terms.items()}
             kl_dims = None
             if logvar is not None:
                 kl = kl_per_dim(mu, logvar)
                 total = total + beta * kl_term(kl, mode, free_bits)
                 kl_dims = kl.mean(dim=0)
-                parts["kl"] = float(kl.detach().sum(dim=1).mean())
-            parts["loss"] = float(total.detach())
+                parts["kl"] = kl.detach().sum(dim=1).mean()
+            parts["loss"] = total.detach()
             return total, parts, kl_dims
 
         return loss

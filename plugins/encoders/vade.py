@@ -54,12 +54,12 @@ class VaDE(MLPBranch, VariationalEncoder):
 
         specs = model.branches
 
-        def ae_loss(net: Any, batch: Any, beta: float) -> tuple[Any, dict[str, float], None]:
+        def ae_loss(net: Any, batch: Any, beta: float) -> tuple[Any, dict[str, Any], None]:
             mu, _ = net.encode(batch.inputs, batch.cond)
             recon = net.decode(mu, batch.cond)
             terms = reconstruction(recon, batch.inputs, batch.masks, specs, "sum")
             total = sum(s.weight * terms[s.name] for s in specs).mean()
-            return total, {"loss": float(total.detach())}, None
+            return total, {"loss": total.detach()}, None
 
         groups = np.arange(len(data)) if X.groups is None else X.groups
         if self.pretrain_epochs:
@@ -92,15 +92,15 @@ class VaDE(MLPBranch, VariationalEncoder):
     def loss_fn(self, specs: list[Any]) -> Any:
         from musiclust.plugins.encoders.nn.losses import kl_per_dim, mixture_kl, reconstruction
 
-        def loss(model: Any, batch: Any, beta: float) -> tuple[Any, dict[str, float], Any]:
+        def loss(model: Any, batch: Any, beta: float) -> tuple[Any, dict[str, Any], Any]:
             recon, mu, logvar, z = model(batch.inputs, batch.cond)
             terms = reconstruction(recon, batch.inputs, batch.masks, specs, "sum")
             total = sum(s.weight * terms[s.name] for s in specs).mean()
             kl, _ = mixture_kl(mu, logvar, z, model.prior)
             total = total + beta * kl.mean()
-            parts = {f"recon.{k}": float(v.detach().mean()) for k, v in terms.items()}
-            parts["kl"] = float(kl.detach().mean())
-            parts["loss"] = float(total.detach())
+            parts = {f"recon.{k}": v.detach().mean() for k, v in terms.items()}
+            parts["kl"] = kl.detach().mean()
+            parts["loss"] = total.detach()
             return total, parts, kl_per_dim(mu, logvar).mean(dim=0)
 
         return loss

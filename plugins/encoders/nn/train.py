@@ -16,8 +16,10 @@ import numpy as np
 import torch
 
 #: What a loss function returns for a batch: the total to minimise, named numbers for the
-#: history (per-sample means), and the batch mean KL per latent dimension (None for an AE).
-LossOut = tuple[torch.Tensor, dict[str, float], torch.Tensor | None]
+#: history (per-sample means: floats, or detached 0-d tensors, which the loop reads once an
+#: epoch rather than waiting on the GPU for them every step), and the batch mean KL per
+#: latent dimension (None for an AE).
+LossOut = tuple[torch.Tensor, dict[str, float | torch.Tensor], torch.Tensor | None]
 LossFn = Callable[[torch.nn.Module, "Batch", float], LossOut]
 
 
@@ -311,11 +313,10 @@ def _train_epoch(
         optimiser.step()
         size = len(index)
         seen += size
-        for key, value in parts.items():
-            sums[key] = sums.get(key, 0.0) + value * size
+        _add(sums, parts, size)
         if kl is not None:
             kl_sum = kl.detach() * size if kl_sum is None else kl_sum + kl.detach() * size
-    out = {f"train.{k}": v / max(seen, 1) for k, v in sums.items()}
+    out = {f"train.{k}": float(v) / max(seen, 1) for k, v in sums.items()}
     if "train.kl" in out:  # the contract's per-epoch key
         out["kl"] = out.pop("train.kl")
     if kl_sum is not None:
@@ -339,6 +340,14 @@ def _evaluate(
     for first in range(0, n, 512):
         index = rows[first : first + 512]
         _, parts, _ = loss_fn(model, _gather(data, index, device), beta)
-        for key, value in parts.items():
-            sums[key] = sums.get(key, 0.0) + value * len(index)
-    return {f"{prefix}{k}": v / n for k, v in sums.items()}
+        _add(sums, parts, len(index))
+    return {f"{prefix}{k}": float(v) / n for k, v in sums.items()}
+
+
+def _add(sums: dict[str, Any], parts: dict[str, float | torch.Tensor], size: int) -> None:
+    """Adds a batch's per-sample means, weighted by its rows, to ``sums``. A tensor stays where
+    it is (no wait for the GPU) and adds in float64, as the Python floats of before did."""
+    for key, value in parts.items():
+        if isinstance(value, torch.Tensor):
+            value = value.detach().double()
+        sums[key] = sums.get(key, 0.0) + value * size
