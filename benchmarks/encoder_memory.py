@@ -19,8 +19,8 @@ reads it flattened, 5,070 values a row. Modes:
 Two peaks per run: anonymous memory (``RssAnon``, sampled every 10 ms: memory only swap could
 free) and resident memory (``VmHWM``, which also counts the mapped files' pages the kernel
 holds in its page cache and may drop under pressure). Writes
-benchmarks/results/encoder-memory.md and .json; the rows of other encoders already there are
-kept.
+benchmarks/results/encoder-memory.md and .json; the rows already there that this run does not
+redo (other encoders, sizes or modes) are kept.
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ started = time.perf_counter()
 X = Fusion().fit_transform({"stack39": raw}, {"stack39": np.ones(n, bool)})
 cls = get_registry().get("encoder", name).cls
 settings = {"epochs": 1, "batch_size": 128}  # for the trained encoders
-encoder = cls(**{k: v for k, v in settings.items() if k in {p.name for p in cls.params}})
-latent = encoder.fit(X).transform(X)
+encoder = cls(**{k: v for k, v in settings.items() if k in cls.declared_params()})
+latent = encoder.fit_transform(X)  # as the pipeline calls it (chain.py)
 seconds = time.perf_counter() - started
 time.sleep(0.05)
 print(json.dumps({"rows": n, "mode": mode, "encoder": name,
@@ -113,13 +113,17 @@ def main() -> None:
     modes = ["before"] * bool(os.environ.get("BEFORE")) + ["memory", "mapped"]
     saved = RESULTS / "encoder-memory.json"
     kept = json.loads(saved.read_text())["rows"] if saved.exists() else []
-    rows = [r for r in kept if r.get("encoder", "conv_vae") != args.encoder]
+    for row in kept:
+        row.setdefault("encoder", "conv_vae")
+    rerun = {(args.encoder, n, mode) for n in args.rows for mode in modes}
+    rows = [r for r in kept if (r["encoder"], r["rows"], r["mode"]) not in rerun]
     for n in args.rows:
         for mode in modes:
             rows.append(one(n, mode, args.encoder))
             print(rows[-1], flush=True)
-    for row in rows:
-        row.setdefault("encoder", "conv_vae")
+    encoders = list(dict.fromkeys(r["encoder"] for r in rows))
+    order = ["before", "memory", "mapped"]
+    rows.sort(key=lambda r: (encoders.index(r["encoder"]), r["rows"], order.index(r["mode"])))
     meta = {"cpus": os.cpu_count(), "machine": platform.platform()}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "encoder-memory.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
