@@ -16,10 +16,13 @@ encoders.md.
 At a larger size, the issue's GPU target (10,000 rows, CUDA against the CPU's threads):
 
     python benchmarks/encoders.py --inputs .device/inputs.pkl --rows 10000 --epochs 5 \
-        --encoders conv_vae,hybrid_vae --results DIR
+        --encoders conv_vae,hybrid_vae --batch-sizes 64,512 --precisions float32,bfloat16 \
+        --results DIR
 
 ``--rows`` repeats each input's rows, each copy with a little noise and its own clips, up to
-that many rows (written to encoders-<rows>.md and .json).
+that many rows (written to encoders-<rows>.md and .json). ``--batch-sizes`` times each batch
+size on every device; ``--precisions`` adds CUDA rows in those precisions (the CPU rows stay
+float32: a CPU without bfloat16 units is much slower in it).
 """
 
 from __future__ import annotations
@@ -90,17 +93,23 @@ def grown(X, rows: int, seed: int = 0):
     )
 
 
-def time_encoder(spec, X, epochs: int, device: str) -> dict:
+def time_encoder(
+    spec, X, epochs: int, device: str, precision: str = "float32", batch_size: int | None = None
+) -> dict:
     from musiclust.registry import get_registry
     from musiclust.spec import instantiate
 
     part = spec.encoder
-    part.params.update(epochs=epochs, patience=100_000, device=device)
+    part.params.update(epochs=epochs, patience=100_000, device=device, precision=precision)
+    if batch_size:
+        part.params["batch_size"] = batch_size
     encoder = instantiate(get_registry(), "encoder", part, 0).fit(X)
     seconds = [h["seconds"] for h in encoder.history()[1:]]  # the first epoch warms up
     rows = len(X) * (1 - encoder.val_fraction)
     return {
         "device": device,
+        "precision": precision,
+        "batch_size": encoder.batch_size,
         "rows": len(X),
         "features": [p.name for p in spec.features],
         "parameters": encoder.n_parameters_,
@@ -120,6 +129,8 @@ def main() -> None:
     parser.add_argument("--results", default=str(RESULTS), help="folder for the tables")
     parser.add_argument("--rows", type=int, help="repeat each input's rows up to this many")
     parser.add_argument("--encoders", help="comma-separated labels to time (default: all)")
+    parser.add_argument("--batch-sizes", help="comma-separated batch sizes (default: each's own)")
+    parser.add_argument("--precisions", default="float32", help="CUDA's, comma-separated")
     args = parser.parse_args()
     wanted = args.encoders.split(",") if args.encoders else list(ENCODERS)
     unknown = set(wanted) - set(ENCODERS)
@@ -138,18 +149,23 @@ def main() -> None:
         Path(args.save_inputs).parent.mkdir(parents=True, exist_ok=True)
         Path(args.save_inputs).write_bytes(pickle.dumps(inputs))
         return
-    devices = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+    runs = [("cpu", "float32")]
+    if torch.cuda.is_available():
+        runs += [("cuda", precision) for precision in args.precisions.split(",")]
+    sizes = [int(b) for b in args.batch_sizes.split(",")] if args.batch_sizes else [None]
     results = []
     for label, (spec, X) in inputs.items():
-        for device in devices:
-            out = {"encoder": label, **time_encoder(spec, X, args.epochs, device)}
-            results.append(out)
-            print(
-                f"{label:24s} {device:5s} {out['rows']:6d} rows  {out['parameters']:>9,d} params  "
-                f"{out['seconds_per_epoch'] * 1000:7.1f} ms/epoch  "
-                f"{out['rows_per_second']:8.0f} rows/s",
-                flush=True,
-            )
+        for size in sizes:
+            for device, precision in runs:
+                out = time_encoder(spec, X, args.epochs, device, precision, size)
+                results.append({"encoder": label, **out})
+                print(
+                    f"{label:24s} {device:5s} {precision:8s} batch {out['batch_size']:4d} "
+                    f"{out['rows']:6d} rows  {out['parameters']:>9,d} params  "
+                    f"{out['seconds_per_epoch'] * 1000:7.1f} ms/epoch  "
+                    f"{out['rows_per_second']:8.0f} rows/s",
+                    flush=True,
+                )
     meta = {
         "data": Path(args.data).name,
         "epochs": args.epochs,
@@ -172,12 +188,14 @@ def main() -> None:
         f"{args.epochs} epochs (the first left out), rows = clips or 3 s windows"
         + (f", repeated with 1% noise up to {args.rows:,} (--rows)." if args.rows else "."),
         "",
-        "| encoder | device | features | rows | parameters | ms/epoch | rows/s |",
-        "|---|---|---|---|---|---|---|",
+        "| encoder | device | precision | batch | features | rows | parameters | ms/epoch "
+        "| rows/s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
-            f"| {r['encoder']} | {r['device']} | {','.join(r['features'])} | {r['rows']} "
+            f"| {r['encoder']} | {r['device']} | {r['precision']} | {r['batch_size']} "
+            f"| {','.join(r['features'])} | {r['rows']} "
             f"| {r['parameters']:,} | {r['seconds_per_epoch'] * 1000:.1f} "
             f"| {r['rows_per_second']:.0f} |"
         )

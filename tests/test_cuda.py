@@ -39,6 +39,29 @@ def test_auto_picks_cuda_and_the_latent_separates_what_the_cpu_latent_separates(
     assert scores["cpu"] > 0.8 and scores["auto"] > 0.8, scores
 
 
+@cuda
+@pytest.mark.parametrize("name", ["conv_vae", "hybrid_vae"])
+def test_bfloat16_on_cuda_learns_what_float32_learns(name):
+    """Mixed precision (precision=bfloat16, for the GPU's tensor cores) on the two encoders
+    the GPU target names: it learns, keeps float32 weights, and the latent separates the two
+    groups as the float32 latent does."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    X = synthetic_input()
+    truth = np.repeat([0, 1], len(X) // 2)
+    scores = {}
+    for precision in ("float32", "bfloat16"):
+        encoder = make_encoder(name, device="cuda", precision=precision, epochs=30, patience=30)
+        Z = encoder.fit_transform(X)
+        losses = [row["train.loss"] for row in encoder.history()]
+        assert losses[-1] < losses[0] and np.isfinite(Z).all()
+        assert {p.dtype for p in encoder.torch_module().parameters()} == {torch.float32}
+        clusters = KMeans(2, n_init=10, random_state=0).fit_predict(Z)
+        scores[precision] = adjusted_rand_score(truth, clusters)
+    assert scores["bfloat16"] >= scores["float32"] - 0.1, scores
+
+
 def test_asking_for_cuda_without_it_is_one_clear_error():
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")

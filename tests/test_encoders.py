@@ -76,6 +76,22 @@ def test_fit_transform_trains_once_and_gives_what_transform_gives(name):
     assert not [n for n in encoder.notes_ if "audio branch alone" in n]
 
 
+PRECISIONS = ("float32", "bfloat16")
+
+
+def test_bfloat16_mixed_precision_trains_and_keeps_float32_weights_and_latent():
+    """precision=bfloat16 computes the layers in bfloat16 (autocast): the losses differ from
+    float32's in their low digits, training still converges, and what is kept is float32."""
+    X = synthetic_input(with_matrix=False)
+    runs = {p: make_encoder("vae", precision=p, epochs=12, patience=12) for p in PRECISIONS}
+    latents = {p: e.fit_transform(X) for p, e in runs.items()}
+    half, full = ([r["train.loss"] for r in runs[p].history()] for p in PRECISIONS[::-1])
+    assert half != full and np.allclose(half, full, rtol=0.05)  # autocast ran, same course
+    assert half[-1] < 0.7 * half[0]
+    assert latents["bfloat16"].dtype == latents["float32"].dtype
+    assert {p.dtype for p in runs["bfloat16"].torch_module().parameters()} == {torch.float32}
+
+
 def test_losses_are_summed_per_sample_and_published_mode_averages():
     spec = [BranchSpec("x", "mlp", (4,))]
     x = torch.zeros(2, 4)

@@ -93,6 +93,13 @@ class NeuralEncoder(Encoder):
         Int("patience", 40, low=1, high=100_000, help="epochs without improvement before stopping"),
         Choice("device", "auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA when present"),
         Bool("deterministic", False, help="deterministic kernels (slower on GPU)"),
+        Choice(
+            "precision",
+            "float32",
+            choices=("float32", "bfloat16"),
+            help="bfloat16: mixed-precision training for a GPU (layers compute in bfloat16; "
+            "weights and latent stay float32); on a CPU without bfloat16 units it is slower",
+        ),
     )
 
     # -- what subclasses say ---------------------------------------------------------------
@@ -178,6 +185,7 @@ class NeuralEncoder(Encoder):
             device=self.device,
             seed=self.random_state or 0,
             deterministic=self.deterministic,
+            precision=self.precision,
             **self.beta_settings(),
         )
         self.pretrain(model, data, cfg, X)
