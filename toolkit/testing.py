@@ -178,7 +178,9 @@ def _encoder(cls: type[Encoder], params: dict[str, Any]) -> None:
     latent = np.asarray(encoder.fit_transform(X))
     assert latent.ndim == 2 and len(latent) == len(X), f"fit_transform gave {latent.shape}"
     assert np.isfinite(latent).all(), "the latent holds NaN or inf"
-    assert np.allclose(encoder.transform(X), latent, atol=1e-5), (
+    transformed = np.asarray(encoder.transform(X))
+    assert transformed.shape == latent.shape, "transform's shape differs from fit_transform's"
+    assert np.allclose(transformed, latent, atol=1e-5), (
         "transform after fitting gives another latent than fit_transform"
     )
     again = np.asarray(_construct(cls, params).fit_transform(X))

@@ -113,7 +113,7 @@ class HybridVAE(VariationalEncoder):
 
     def _training_notes(self, result: Any) -> list[str]:
         notes = super()._training_notes(result)
-        if len(self.specs_) == 1:
+        if len(self.specs_) == 1:  # the audio branch; no lyrics branch was built
             notes.append(
                 "hybrid_vae: no vector (lyrics) features in this run: the audio branch alone"
             )

@@ -357,7 +357,8 @@ def _autocast(device: torch.device, precision: str) -> Any:
 
 def _add(sums: dict[str, Any], parts: dict[str, float | torch.Tensor], size: int) -> None:
     """Adds a batch's per-sample means, weighted by its rows, to ``sums``. A tensor stays where
-    it is (no wait for the GPU) and adds in float64, as the Python floats of before did."""
+    it is (no wait for the GPU) and adds in float64, as Python floats would: the history is
+    the same either way."""
     for key, value in parts.items():
         if isinstance(value, torch.Tensor):
             value = value.detach().double()
