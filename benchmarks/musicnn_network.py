@@ -16,7 +16,6 @@ Writes musicnn-network.md and .json to ``--results`` (default benchmarks/results
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -32,15 +31,14 @@ PATCHES_PER_CLIP = 10  # 30 s at 16 kHz, hop 256: 1,875 frames, ten patches of 1
 
 
 def weights_folder(given: str | None) -> str:
-    spec = importlib.util.find_spec("musicnn")
-    folder = given or os.environ.get("MUSICNN_WEIGHTS")
-    folder = folder or (next(iter(spec.submodule_search_locations)) if spec else None)
-    if not folder or not (Path(folder) / "MSD_musicnn" / ".index").is_file():
-        raise SystemExit(
-            "no musicnn weights: pip install --no-deps musicnn==0.1.0, or name a folder "
-            "holding MSD_musicnn/ and the others (--weights or MUSICNN_WEIGHTS)"
-        )
-    return folder
+    """The folder the musicnn feature would read (a clear error where there is none)."""
+    from musiclust.errors import SpecError
+    from musiclust.plugins.features.musicnn import weights_folder as located
+
+    try:
+        return str(located(given or os.environ.get("MUSICNN_WEIGHTS", ""), "MSD_musicnn"))
+    except SpecError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def timed(net, clips: list[np.ndarray], device: str) -> float:
