@@ -55,6 +55,7 @@ def test_run_help_lists_the_contract_options():
         (["--seed", "x"], "error: --seed: expected an integer, got 'x'"),
     ],
 )
+@pytest.mark.fresh_store
 def test_mistakes_are_one_line_non_zero_and_start_no_run(args, expected, tmp_path):
     out = musiclust("run", *args, cwd=tmp_path)
     assert out.returncode != 0
@@ -79,6 +80,7 @@ def test_mistakes_are_one_line_non_zero_and_start_no_run(args, expected, tmp_pat
         ),
     ],
 )
+@pytest.mark.fresh_store
 def test_search_mistakes_are_one_line_and_start_nothing(args, expected, tmp_path):
     out = musiclust("search", *args, cwd=tmp_path)
     assert out.returncode != 0
@@ -88,6 +90,7 @@ def test_search_mistakes_are_one_line_and_start_nothing(args, expected, tmp_path
     assert not (tmp_path / "optuna.db").exists() and not (tmp_path / "mlflow.db").exists()
 
 
+@pytest.mark.fresh_store
 def test_run_prints_a_summary_and_defaults_to_a_local_sqlite_store(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     out = musiclust("run", "--set", *SMALL_DEMO, "--experiment", "cli", cwd=tmp_path)
@@ -126,6 +129,7 @@ def test_the_summary_shows_notes_such_as_a_lyrics_encoding_fallback(tmp_path):
     assert "note: s0.txt: not UTF-8, read as cp1252" in out.stdout
 
 
+@pytest.mark.fresh_store
 def test_dry_run_prints_the_resolved_spec_or_the_space_and_starts_nothing(tmp_path):
     import yaml
 

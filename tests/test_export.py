@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from tests.helpers import write_styled_folder
 
@@ -15,6 +16,7 @@ def musiclust(*args, cwd=None):
     )
 
 
+@pytest.mark.fresh_store
 def test_features_are_written_for_numpy_and_pandas_and_bad_files_listed(tmp_path):
     root = write_styled_folder(tmp_path / "songs" / "genres_original", n_per_style=3, styles=2)
     styles = sorted(p.name for p in root.iterdir())
