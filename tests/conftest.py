@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import chdir, contextmanager
 from pathlib import Path
 
 import pytest
@@ -50,7 +50,8 @@ def store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from mlflow.tracking import MlflowClient
 
     folder = tmp_path_factory.mktemp("store-template")
-    MlflowClient(f"sqlite:///{folder / 'mlflow.db'}").search_experiments()
+    with chdir(folder):  # in its own folder, whichever test asks first
+        MlflowClient(f"sqlite:///{folder / 'mlflow.db'}").search_experiments()
     return folder / "mlflow.db"
 
 
