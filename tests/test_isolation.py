@@ -10,7 +10,8 @@ def _default_run_artifact(tmp_path) -> None:
     [default] = client.search_experiments()
     assert default.name == "Default" and not client.search_runs([default.experiment_id])
     assert default.artifact_location == str(tmp_path / "mlruns" / "0")
-    with mlflow.start_run() as run:
+    # named: an earlier test in this process may have set MLflow's active experiment
+    with mlflow.start_run(experiment_id=default.experiment_id) as run:
         mlflow.log_text("la", "a.txt")
     # beside this test's store, not beside the template it was copied from
     assert (tmp_path / "mlruns" / "0" / run.info.run_id / "artifacts" / "a.txt").is_file()
