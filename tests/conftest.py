@@ -44,9 +44,9 @@ def store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty MLflow sqlite store as MLflow creates it, made once for the session.
 
     Creating a store runs MLflow's migrations: 1,084 fdatasync calls (counted with strace),
-    1 s on a fast disk and several seconds on a slow one, which had made the suite take 18 to
-    34 minutes depending on the machine's disk. Each test gets a copy (`copy_store`, 40 ms);
-    the tests about creating a store are marked `fresh_store` and get none."""
+    1 s on this machine's disk and more on a slower one. A CI simulation of the suite took
+    34 minutes while each test made its own, 19.5 minutes since. Each test gets a copy
+    (`copy_store`, 40 ms); the tests about creating a store are marked `fresh_store`."""
     from mlflow.tracking import MlflowClient
 
     folder = tmp_path_factory.mktemp("store-template")
