@@ -142,6 +142,7 @@ def test_dry_run_prints_the_resolved_spec_or_the_space_and_starts_nothing(tmp_pa
     out = musiclust("search", "--dry-run", "--encoders", "pca", "--set", *SMALL_DEMO, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "encoders: pca" in out.stdout and "pca: n_components in" in out.stdout
+    assert "# a new study: trial 0 is the plain run's pipeline" in out.stdout
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "optuna.db").exists()
     assert not (tmp_path / "mlruns").exists()
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import mlflow
@@ -23,7 +24,7 @@ from musiclust.objectives import COLLAPSED, Inputs, get_objective
 from musiclust.registry import get_registry
 from musiclust.search import SearchOptions, refitter, search
 from musiclust.space import SearchSpace
-from tests.conftest import SMALL_DEMO
+from tests.conftest import DEFAULT_AUDIO, SMALL_DEMO
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
@@ -384,6 +385,68 @@ def test_feature_lists_become_per_encoder_combinations():
 
 
 # -- objectives --------------------------------------------------------------------------------
+def test_the_plain_run_is_in_the_space_when_its_pipeline_is():
+    plain = _space(encoders=["pca", "identity"], clusterers=["kmeans", "agglomerative"])
+    params = plain.plain_run()
+    assert params is not None
+    assert (params["encoder"], params["clusterer"]) == ("pca", "agglomerative")
+    assert params["pca.n_components"] == 16 and params["agglomerative.linkage"] == "ward"
+    assert "agglomerative.n_clusters" not in params  # 'auto' lies outside the searched 2..20
+    assert params["segments.length"] is None  # the plain run's vector features: whole clips
+    # --features: those of the plain run's features it lists, as the space names them
+    listed = _space(encoders=["pca"], features=["tfidf", "audio_stats", DEFAULT_AUDIO])
+    assert listed.plain_run()["pca.features"] == f"tfidf,{DEFAULT_AUDIO}"
+    audio = _space(encoders=["pca"], features=[DEFAULT_AUDIO, "mfcc_stats"])
+    assert audio.plain_run()["pca.features"] == DEFAULT_AUDIO
+    assert _space(encoders=["pca"], features=["mfcc_stats"]).plain_run() is None
+    assert _space(encoders=["identity", "ae"]).plain_run() is None
+    assert _space(encoders=["pca"], clusterers=["kmeans"]).plain_run() is None
+    # a --set value stays fixed in it, as in every trial
+    fixed = _space(encoders=["pca"], sets=[*SMALL_DEMO, "agglomerative.linkage=average"])
+    assert "agglomerative.linkage" not in fixed.plain_run()
+
+
+def test_a_new_study_starts_from_the_plain_run_and_a_resumed_one_does_not(tmp_path: Path):
+    from musiclust.search import prepare
+    from musiclust.spec import build_spec
+
+    storage = _storage(tmp_path)
+    options = SearchOptions(
+        encoders=["pca", "identity"],
+        clusterers=["kmeans", "agglomerative"],
+        sets=list(SMALL_DEMO),
+        trials=2,
+        storage=storage,
+        confirm=0,
+        refit=False,
+    )
+    result = search(options)
+    study = _study(result.study, storage)
+    first = study.trials[0]
+    assert first.user_attrs["musiclust.start"] == "plain run"
+    assert first.params == prepare(get_registry(), options)[1].plain_run()
+    # the very spec `musiclust run` builds (K 'auto' included), not a look-alike
+    plain = build_spec(get_registry(), sets=list(SMALL_DEMO), reports=[])
+    assert first.user_attrs["spec.hash"] == plain.hash()
+    client = mlflow.MlflowClient()
+    run = client.get_run(first.user_attrs["mlflow.run_id"])
+    assert run.data.tags["trial.start"] == "plain run"
+    assert run.data.params["clusterer.n_clusters"] == "auto"
+    assert "(the plain run)" in run.data.tags["mlflow.runName"]
+    parent = client.get_run(result.parent_run_id)
+    assert parent.data.params["search.start_from_defaults"] == "true"
+    assert "musiclust.start" not in study.trials[1].user_attrs  # sampled
+
+    search(replace(options, trials=3, resume=True))
+    marked = [t for t in study.get_trials() if "musiclust.start" in t.user_attrs]
+    assert len(study.get_trials()) == 3 and [t.number for t in marked] == [0]
+
+    sampled = replace(options, storage=_storage(tmp_path / "sampled"), start_from_defaults=False)
+    (tmp_path / "sampled").mkdir()
+    again = search(replace(sampled, trials=1))
+    assert "musiclust.start" not in _study(again.study, sampled.storage).trials[0].user_attrs
+
+
 def _blobs(k: int = 6, per: int = 15, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     centres = 6.0 * np.eye(k, 8)  # equally far apart

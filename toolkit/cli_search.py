@@ -100,6 +100,15 @@ from musiclust.registry import get_registry
     help="Fit the N best trials again with 2 more seeds each and keep the best mean score "
     "(default: 3; 0 keeps the single best score).",
 )
+@click.option(
+    "--start-from-defaults",
+    is_flag=False,
+    flag_value="true",
+    default="true",
+    metavar="[true|false]",
+    help="Make a new study's first trial the plain `musiclust run` pipeline, where the space "
+    "holds it (default: true; false: every trial is sampled).",
+)
 @click.option("--seed", metavar="N", help="Seed for every trial and the sampler (default: 0).")
 @click.option("--dry-run", is_flag=True, help="Print the search space and exit: no study, no run.")
 def search(
@@ -121,6 +130,7 @@ def search(
     register: str | None,
     pruner: str,
     confirm: str | None,
+    start_from_defaults: str,
     seed: str | None,
     dry_run: bool,
 ) -> None:
@@ -160,15 +170,18 @@ def search(
         pruner=pruner,
         reports=names(reports) or [],
         confirm=positive(confirm, "--confirm", defaults.CONFIRM, least=0),
+        start_from_defaults=flag(given(start_from_defaults) or "true", "--start-from-defaults"),
     )
     if dry_run:
         from musiclust.search import prepare
+        from musiclust.search.study import start_note
 
         dataset, space = prepare(get_registry(), options)
         click.echo(f"# {len(dataset.clips)} clips; nothing was run (--dry-run)")
         for note in space.notes:
             click.echo(f"# note: {note}")
         click.echo("\n".join(space.describe()))
+        click.echo(f"# a new study: {start_note(space, options)}")
         return
     result = run_search(options)
     print_search(result, tracking.tracking_uri())

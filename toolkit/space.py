@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import itertools
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from musiclust.adapt import adapt_to_data
 from musiclust.cache import digest
-from musiclust.defaults import SEARCH_TRAINED_CLIPS
+from musiclust.defaults import CLUSTERER, ENCODER, SEARCH_TRAINED_CLIPS
 from musiclust.errors import DataError, SpecError, did_you_mean
 from musiclust.params import Param
 from musiclust.registry import Registry
@@ -73,6 +74,8 @@ class SearchSpace:
     matrix: frozenset[str] = frozenset()
     #: The reference space's features for this data: the yardstick of every trial's score.
     reference: str = ""
+    #: The features a plain ``musiclust run`` takes on this data (None: it cannot run).
+    plain_features: list[str] | None = None
 
     # -- building ---------------------------------------------------------------------------
     @classmethod
@@ -186,6 +189,17 @@ class SearchSpace:
             for name in plugins
             if (info := registry.find(name)) is not None and info.family == "feature"
         }
+        plain = None
+        try:  # the plain run on this data: default features the data cannot feed are dropped
+            spec = build_spec(
+                registry,
+                **{**base, "encoder": ENCODER, "clusterer": CLUSTERER},
+                sets=applying(sets, {ENCODER, CLUSTERER}, searched),
+            )
+            adapt_to_data(spec, registry, "audio" in modalities, "lyrics" in modalities)
+            plain = [part.name for part in spec.features]
+        except (SpecError, DataError):
+            pass
         return cls(
             usable,
             by_encoder,
@@ -199,6 +213,7 @@ class SearchSpace:
             framing,
             frozenset(n for n, o in outputs.items() if o == ("vector", "audio")),
             frozenset(n for n, o in outputs.items() if o[0] == "matrix"),
+            plain_features=plain,
         )
 
     # -- using it ---------------------------------------------------------------------------
@@ -219,7 +234,10 @@ class SearchSpace:
         )[:8]
 
     def suggest(self, trial: Any) -> Choice:
-        """Pick a combination and its parameters with an Optuna trial."""
+        """Pick a combination and its parameters with an Optuna trial (the plain run's, for the
+        trial :meth:`plain_run` enqueued)."""
+        if not isinstance(trial, _PlainRun) and trial.user_attrs.get(START_ATTR) == PLAIN_RUN:
+            trial = _PlainRun(self, trial)
         encoder = trial.suggest_categorical("encoder", self.encoders)
         features = None
         if self.features is not None:
@@ -240,6 +258,44 @@ class SearchSpace:
                 sets.append(f"{plugin}.{param.name}={'none' if value is None else value}")
         sets += self.suggest_framing(trial, blocks)
         return Choice(encoder, clusterer, features, sets)
+
+    def plain_run(self) -> dict[str, Any] | None:
+        """The Optuna parameters of what a plain ``musiclust run`` fits on this data (the default
+        encoder and clusterer, the encoder's default features or those of them ``--features``
+        allows, every declared default, whole clips for vector features), to enqueue as a new
+        study's first trial; None when this space cannot hold it. A default outside its
+        searched domain (K ``auto``) is not a parameter: that trial keeps it, as the plain run
+        does."""
+        plain = _PlainRun(self)
+        try:
+            self.suggest(plain)
+        except _Outside:
+            return None
+        return plain.params
+
+    def defaults_by_name(self) -> dict[str, Any]:
+        """Each name :meth:`suggest` may ask for, with the plain run's value for it."""
+        chosen: dict[str, Any] = {
+            "encoder": ENCODER,
+            "clusterer": CLUSTERER,
+            f"{ENCODER}.clusterer": CLUSTERER,
+            f"{ENCODER}.features": self._plain_combination(),
+        }
+        for plugin, params in self.declarations.items():
+            chosen.update({f"{plugin}.{p.name}": p.default for p in params})
+        # ``auto`` is whole clips wherever the length is searched (vector features, no 2-D)
+        chosen["segments.length"] = None
+        chosen["segments.back"] = _SEGMENTS["back"].default
+        return chosen
+
+    def _plain_combination(self) -> str | None:
+        """The plain run's features that ``--features`` allows, as the space names that
+        combination (as the plain run drops default features the data cannot feed); None
+        when none of them is allowed."""
+        combos = (self.features or {}).get(ENCODER, [])
+        allowed = {name for combo in combos for name in combo.split(",")}
+        kept = {name for name in self.plain_features or [] if name in allowed}
+        return next((c for c in combos if kept and set(c.split(",")) == kept), None)
 
     def suggest_framing(self, trial: Any, features: list[str]) -> list[str]:
         """``segments.*`` items for a trial with these features (searched ones only)."""
@@ -294,6 +350,62 @@ class SearchSpace:
         if self.reference:
             lines.append(f"scored in the reference space of: {self.reference.replace(',', ', ')}")
         return lines
+
+
+#: The user attribute that marks the trial :meth:`SearchSpace.plain_run` enqueued.
+START_ATTR = "musiclust.start"
+PLAIN_RUN = "plain run"
+
+
+class _Outside(Exception):
+    """The plain run's pipeline is not in this space."""
+
+
+class _PlainRun:
+    """Answers :meth:`SearchSpace.suggest` with the plain run's values. With a real trial (the
+    enqueued one), each value inside its searched domain is asked of the trial, which holds it
+    as a fixed parameter and records it; a default outside the domain (K ``auto``) is answered
+    here and recorded by no one, as the plain run leaves it to the plugin. Without a trial it
+    only collects the parameters to enqueue."""
+
+    def __init__(self, space: SearchSpace, trial: Any = None) -> None:
+        self.trial = trial
+        self.defaults = space.defaults_by_name()
+        self.params: dict[str, Any] = {}
+
+    def _answer(self, name: str, inside: bool, ask: Callable[[], Any] | None) -> Any:
+        value = self.defaults[name]
+        if not inside:
+            if name in ("encoder", "clusterer") or name.endswith((".features", ".clusterer")):
+                raise _Outside(name)  # the pipeline itself, not one of its parameters
+            return value
+        self.params[name] = value
+        return value if ask is None else ask()
+
+    def _ask(self, method: str, name: str, *args: Any, **kw: Any) -> Callable[[], Any] | None:
+        if self.trial is None:
+            return None
+        bound = {
+            "categorical": self.trial.suggest_categorical,
+            "int": self.trial.suggest_int,
+            "float": self.trial.suggest_float,
+        }[method]
+        return lambda: bound(name, *args, **kw)
+
+    def suggest_categorical(self, name: str, choices: list[Any]) -> Any:
+        inside = self.defaults[name] in choices
+        return self._answer(name, inside, self._ask("categorical", name, choices))
+
+    def suggest_int(self, name: str, low: int, high: int, log: bool = False) -> Any:
+        value = self.defaults[name]
+        inside = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+        return self._answer(name, inside, self._ask("int", name, low, high, log=log))
+
+    def suggest_float(self, name: str, low: float, high: float, log: bool = False) -> Any:
+        value = self.defaults[name]
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        inside = number and low <= value <= high
+        return self._answer(name, inside, self._ask("float", name, low, high, log=log))
 
 
 def suggest_param(trial: Any, name: str, param: Param, caps: dict[str, int] | None = None) -> Any:

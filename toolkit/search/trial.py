@@ -19,7 +19,7 @@ from musiclust.errors import (
 from musiclust.objectives import COLLAPSED, Inputs, Objective, describe, refitter
 from musiclust.registry import Registry
 from musiclust.search.options import REPORTS, SearchOptions, say
-from musiclust.space import SearchSpace
+from musiclust.space import PLAIN_RUN, START_ATTR, SearchSpace
 
 log = logging.getLogger("musiclust")
 
@@ -270,10 +270,14 @@ class TrialHooks(RunHooks):
             "trial.number": str(self.trial.number),
             "trial.state": "running",
             **describe(self.runner.objective),
+            **({"trial.start": PLAIN_RUN} if self._plain() else {}),
         }
 
+    def _plain(self) -> bool:
+        return self.trial.user_attrs.get(START_ATTR) == PLAIN_RUN
+
     def run_name(self, name: str) -> str:
-        return f"trial {self.trial.number}: {name}"
+        return f"trial {self.trial.number}{' (the plain run)' * self._plain()}: {name}"
 
     def started(self, run_id: str) -> None:
         self.run_id = run_id
