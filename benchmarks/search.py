@@ -94,6 +94,17 @@ def one_search(
         "best_ami": result.best_metrics.get("genre.ami"),
         "best_objective": result.best_value,
         "confirmed": picked is not None and picked.number != single.number,
+        # a new study's trial 0 is the plain run's pipeline when the space holds it
+        "plain_run_ami": next(
+            (
+                t.user_attrs.get("metrics", {}).get("genre.ami")
+                for t in finished
+                if t.user_attrs.get("musiclust.start") == "plain run"
+            ),
+            None,
+        ),
+        "picked_plain_run": picked is not None
+        and picked.user_attrs.get("musiclust.start") == "plain run",
         "single_best": single.user_attrs.get("pipeline") if single is not None else None,
         "single_best_ami": (
             single.user_attrs.get("metrics", {}).get("genre.ami") if single is not None else None
