@@ -34,7 +34,9 @@ SPACE = {
     "features": ["audio_stats"],
     "sets": ["ae.epochs=100"],
 }
-QUALITY_SPACE = {
+#: The key suffix of a table whose searches sampled every trial (no plain run first).
+SAMPLED = " / sampled"
+QUALITY_SPACE: dict = {
     "encoders": ["identity", "pca", "ae", "vae", "vade"],
     "clusterers": ["kmeans", "agglomerative", "gmm"],
     "features": ["audio_stats"],
@@ -142,12 +144,19 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2", help="seeds of the quality searches")
     parser.add_argument("--encoders", help="the quality searches' encoders (comma-separated)")
     parser.add_argument("--features", help="the quality searches' features (comma-separated)")
+    parser.add_argument(
+        "--sampled",
+        action="store_true",
+        help="every trial sampled (--start-from-defaults false): the table before the plain run",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if args.encoders:
         QUALITY_SPACE["encoders"] = args.encoders.split(",")
     if args.features:
         QUALITY_SPACE["features"] = args.features.split(",")
+    if args.sampled:
+        QUALITY_SPACE["start_from_defaults"] = False
     path = RESULTS / "search.json"
     saved = json.loads(path.read_text()) if path.exists() else {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -173,6 +182,8 @@ def main() -> None:
             key = ",".join(QUALITY_SPACE["encoders"])
             if QUALITY_SPACE["features"] != ["audio_stats"]:
                 key += " / " + ",".join(QUALITY_SPACE["features"])
+            if args.sampled:
+                key += SAMPLED
             for row in rows:
                 row["features"] = QUALITY_SPACE["features"]
                 row["reference"] = reference_features()
@@ -216,23 +227,37 @@ def _markdown(saved: dict) -> str:
     for key, rows in saved.get("quality", {}).items():
         encoders = key.split(" / ")[0]
         features = ",".join(rows[0].get("features", ["audio_stats"]))
+        sampled = key.endswith(SAMPLED)
+        plain = any(r.get("plain_run_ami") is not None for r in rows)
         # tables written before the reference space took musicnn carry no reference field
         scored_in = rows[0].get("reference", "audio_stats (2 s texture windows)")
         lines += [
-            f"## What a 40-trial label-free search picks: encoders {encoders}, features {features}",
+            f"## What a 40-trial label-free search picks: encoders {encoders}, features {features}"
+            + (", every trial sampled" if sampled else ""),
             "",
-            "Written by `python benchmarks/search.py --quality --encoders ... --features ...`: "
+            "Written by `python benchmarks/search.py --quality --encoders ... --features ..."
+            + (" --sampled" if sampled else "")
+            + "`: "
             f"`musiclust search --trials 40 --encoders {encoders} "
             f"--clusterers {','.join(q['clusterers'])} --features {features} --seed N`, "
             f"default objective (label_free) scored in the reference space of {scored_in}, "
             "median pruning. AMI against genre is read after the search, for this table only. "
             "'single best score': the trial with the best objective, which the search kept "
             "before the three best were confirmed with two more seeds each; '-' where the "
-            "table predates confirmation.",
+            "table predates confirmation."
+            + (
+                " Trial 0 of each study is the plain run's pipeline (enqueued; PCA, Ward, the "
+                "default features that --features lists, K auto); 'plain run' is its AMI."
+                if plain
+                else " Every trial sampled (`--start-from-defaults false`, or before the plain "
+                "run started each study)."
+                if sampled
+                else ""
+            ),
             "",
             "| seed | picked pipeline | framing | K | objective | AMI of the pick | AMI of the "
-            "single best score | best AMI among its trials | wall s |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "single best score | best AMI among its trials | plain run | wall s |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in rows:
             single = r.get("single_best_ami")
@@ -240,7 +265,7 @@ def _markdown(saved: dict) -> str:
                 f"| {r['seed']} | {r['best']} | {r.get('best_framing', '')} | {r['best_k']:.0f} | "
                 f"{r['best_objective']:.4f} | {r['best_ami']:.3f} | "
                 f"{'-' if single is None else f'{single:.3f}'} | "
-                f"{r['max_ami_in_study']:.3f} | {r['seconds']:.0f} |"
+                f"{r['max_ami_in_study']:.3f} | {_plain_cell(r)} | {r['seconds']:.0f} |"
             )
         amis = [r["best_ami"] for r in rows]
         lines += ["", f"Mean AMI of the picks: {sum(amis) / len(amis):.3f}."]
@@ -269,6 +294,14 @@ def _markdown(saved: dict) -> str:
                 f"{r['trials_per_minute']:.2f} | {r['mean_trial_seconds']:.1f} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _plain_cell(row: dict) -> str:
+    """The plain run's trial: its AMI, and whether the search kept it ('-': none ran)."""
+    ami = row.get("plain_run_ami")
+    if ami is None:
+        return "-"
+    return f"{ami:.3f}{' (kept)' if row.get('picked_plain_run') else ''}"
 
 
 if __name__ == "__main__":
