@@ -139,7 +139,7 @@ def _start_from_defaults(study: Any, space: SearchSpace) -> None:
     from a known configuration). TPE's first trials are random draws: over the five encoders,
     three clusterers and every parameter of the dev searches, the best-scored of 40 random
     clusterings of the dev clips reached genre AMI 0.703 on average, where the one the
-    objective ranks first of all 1710 (the defaults' pipeline) reached 0.798
+    objective ranks first of all 1710 (the defaults' pipeline at K = 10) reached 0.798
     (benchmarks/results/objectives.md). Starting from the defaults, the search keeps another
     pipeline only when it scores better than ``musiclust run`` on the same label-free
     objective."""
