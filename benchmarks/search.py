@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument(
         "--sampled",
         action="store_true",
-        help="every trial sampled (--start-from-defaults false): the table before the plain run",
+        help="every trial sampled (--start sampled): the table before the plain run",
     )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -156,7 +156,7 @@ def main() -> None:
     if args.features:
         QUALITY_SPACE["features"] = args.features.split(",")
     if args.sampled:
-        QUALITY_SPACE["start_from_defaults"] = False
+        QUALITY_SPACE["start"] = "sampled"
     path = RESULTS / "search.json"
     saved = json.loads(path.read_text()) if path.exists() else {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -249,7 +249,7 @@ def _markdown(saved: dict) -> str:
                 " Trial 0 of each study is the plain run's pipeline (enqueued; PCA, Ward, the "
                 "default features that --features lists, K auto); 'plain run' is its AMI."
                 if plain
-                else " Every trial sampled (`--start-from-defaults false`, or before the plain "
+                else " Every trial sampled (`--start sampled`, or before the plain "
                 "run started each study)."
                 if sampled
                 else ""

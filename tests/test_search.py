@@ -434,14 +434,14 @@ def test_a_new_study_starts_from_the_plain_run_and_a_resumed_one_does_not(tmp_pa
     assert run.data.params["clusterer.n_clusters"] == "auto"
     assert "(the plain run)" in run.data.tags["mlflow.runName"]
     parent = client.get_run(result.parent_run_id)
-    assert parent.data.params["search.start_from_defaults"] == "true"
+    assert parent.data.params["search.start"] == "plain"
     assert "musiclust.start" not in study.trials[1].user_attrs  # sampled
 
     search(replace(options, trials=3, resume=True))
     marked = [t for t in study.get_trials() if "musiclust.start" in t.user_attrs]
     assert len(study.get_trials()) == 3 and [t.number for t in marked] == [0]
 
-    sampled = replace(options, storage=_storage(tmp_path / "sampled"), start_from_defaults=False)
+    sampled = replace(options, storage=_storage(tmp_path / "sampled"), start="sampled")
     (tmp_path / "sampled").mkdir()
     again = search(replace(sampled, trials=1))
     assert "musiclust.start" not in _study(again.study, sampled.storage).trials[0].user_attrs

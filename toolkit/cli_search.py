@@ -101,13 +101,12 @@ from musiclust.registry import get_registry
     "(default: 3; 0 keeps the single best score).",
 )
 @click.option(
-    "--start-from-defaults",
-    is_flag=False,
-    flag_value="true",
-    default="true",
-    metavar="[true|false]",
-    help="Make a new study's first trial the plain `musiclust run` pipeline, where the space "
-    "holds it (default: true; false: every trial is sampled).",
+    "--start",
+    type=click.Choice(["plain", "sampled"]),
+    default="plain",
+    show_default=True,
+    help="A new study's first trial: the plain `musiclust run` pipeline where the space holds "
+    "it (plain), or a draw of the sampler like every other (sampled).",
 )
 @click.option("--seed", metavar="N", help="Seed for every trial and the sampler (default: 0).")
 @click.option("--dry-run", is_flag=True, help="Print the search space and exit: no study, no run.")
@@ -130,7 +129,7 @@ def search(
     register: str | None,
     pruner: str,
     confirm: str | None,
-    start_from_defaults: str,
+    start: str,
     seed: str | None,
     dry_run: bool,
 ) -> None:
@@ -170,7 +169,7 @@ def search(
         pruner=pruner,
         reports=names(reports) or [],
         confirm=positive(confirm, "--confirm", defaults.CONFIRM, least=0),
-        start_from_defaults=flag(given(start_from_defaults) or "true", "--start-from-defaults"),
+        start=start,
     )
     if dry_run:
         from musiclust.search import prepare

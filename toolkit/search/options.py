@@ -55,8 +55,9 @@ class SearchOptions:
     refit: bool = True
     #: The best trials re-scored with CONFIRM_SEEDS more seeds before one is picked (0: none).
     confirm: int = defaults.CONFIRM
-    #: A new study's first trial is the plain run's pipeline, where the space holds it.
-    start_from_defaults: bool = True
+    #: plain: a new study's first trial is the plain run's pipeline, where the space holds it;
+    #: sampled: every trial is drawn by the sampler.
+    start: str = "plain"
     #: Reports for every trial (None: every default one); the re-fitted best run gets all.
     reports: list[str] | None = field(default_factory=list)
 

@@ -76,7 +76,7 @@ def _parent_run(
         "search.features": ",".join(options.features) if options.features else "encoder defaults",
         "search.sets": " ".join(space.fixed) or "none",
         "search.pruner": options.pruner,
-        "search.start_from_defaults": str(options.start_from_defaults).lower(),
+        "search.start": options.start,
         "spec.seed": str(options.seed),
     }
     for key, value in params.items():

@@ -88,8 +88,8 @@ def search(options: SearchOptions, registry: Registry | None = None) -> SearchRe
             load_if_exists=True,
         )
         start = None if exists else start_note(space, options)
-        if not exists and options.start_from_defaults:
-            _start_from_defaults(study, space)
+        if not exists and options.start == "plain":
+            _enqueue_plain_run(study, space)
         tracking.use_store()
     except BaseException:
         creating.close()
@@ -134,7 +134,7 @@ def search(options: SearchOptions, registry: Registry | None = None) -> SearchRe
         raise
 
 
-def _start_from_defaults(study: Any, space: SearchSpace) -> None:
+def _enqueue_plain_run(study: Any, space: SearchSpace) -> None:
     """Enqueue the plain run's pipeline as the new study's first trial (Optuna's way to start
     from a known configuration). TPE's first trials are random draws: over the five encoders,
     three clusterers and every parameter of the dev searches, the best-scored of 40 random
@@ -152,8 +152,8 @@ def _start_from_defaults(study: Any, space: SearchSpace) -> None:
 
 def start_note(space: SearchSpace, options: SearchOptions) -> str:
     """Where a new study starts, in one line."""
-    if not options.start_from_defaults:
-        return "every trial is sampled (--start-from-defaults false)"
+    if options.start == "sampled":
+        return "every trial is sampled (--start sampled)"
     if space.plain_run() is None:
         return "the plain run's pipeline is outside this space: every trial is sampled"
     return "trial 0 is the plain run's pipeline (its defaults); the others are sampled"
