@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import itertools
 import shlex
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -273,7 +272,7 @@ class SearchSpace:
             return None
         return plain.params
 
-    def defaults_by_name(self) -> dict[str, Any]:
+    def _defaults_by_name(self) -> dict[str, Any]:
         """Each name :meth:`suggest` may ask for, with the plain run's value for it."""
         chosen: dict[str, Any] = {
             "encoder": ENCODER,
@@ -370,42 +369,37 @@ class _PlainRun:
 
     def __init__(self, space: SearchSpace, trial: Any = None) -> None:
         self.trial = trial
-        self.defaults = space.defaults_by_name()
+        self.defaults = space._defaults_by_name()
         self.params: dict[str, Any] = {}
 
-    def _answer(self, name: str, inside: bool, ask: Callable[[], Any] | None) -> Any:
-        value = self.defaults[name]
+    def _ask(self, name: str, inside: bool) -> bool:
+        """Whether to ask the trial for ``name`` (its default is inside the domain and there is
+        a trial); a pipeline outside the space raises :class:`_Outside`."""
         if not inside:
             if name in ("encoder", "clusterer") or name.endswith((".features", ".clusterer")):
                 raise _Outside(name)  # the pipeline itself, not one of its parameters
-            return value
-        self.params[name] = value
-        return value if ask is None else ask()
-
-    def _ask(self, method: str, name: str, *args: Any, **kw: Any) -> Callable[[], Any] | None:
-        if self.trial is None:
-            return None
-        bound = {
-            "categorical": self.trial.suggest_categorical,
-            "int": self.trial.suggest_int,
-            "float": self.trial.suggest_float,
-        }[method]
-        return lambda: bound(name, *args, **kw)
+            return False
+        self.params[name] = self.defaults[name]
+        return self.trial is not None
 
     def suggest_categorical(self, name: str, choices: list[Any]) -> Any:
-        inside = self.defaults[name] in choices
-        return self._answer(name, inside, self._ask("categorical", name, choices))
+        if self._ask(name, self.defaults[name] in choices):
+            return self.trial.suggest_categorical(name, choices)
+        return self.defaults[name]
 
     def suggest_int(self, name: str, low: int, high: int, log: bool = False) -> Any:
         value = self.defaults[name]
-        inside = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-        return self._answer(name, inside, self._ask("int", name, low, high, log=log))
+        number = isinstance(value, int) and not isinstance(value, bool)
+        if self._ask(name, number and low <= value <= high):
+            return self.trial.suggest_int(name, low, high, log=log)
+        return value
 
     def suggest_float(self, name: str, low: float, high: float, log: bool = False) -> Any:
         value = self.defaults[name]
         number = isinstance(value, int | float) and not isinstance(value, bool)
-        inside = number and low <= value <= high
-        return self._answer(name, inside, self._ask("float", name, low, high, log=log))
+        if self._ask(name, number and low <= value <= high):
+            return self.trial.suggest_float(name, low, high, log=log)
+        return value
 
 
 def suggest_param(trial: Any, name: str, param: Param, caps: dict[str, int] | None = None) -> Any:
