@@ -56,6 +56,7 @@ def one_search(
     import optuna
 
     from musiclust.search import SearchOptions, search
+    from musiclust.space import PLAIN_RUN, START_ATTR
 
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     os.environ["MLFLOW_TRACKING_URI"] = uri
@@ -101,12 +102,11 @@ def one_search(
             (
                 t.user_attrs.get("metrics", {}).get("genre.ami")
                 for t in finished
-                if t.user_attrs.get("musiclust.start") == "plain run"
+                if t.user_attrs.get(START_ATTR) == PLAIN_RUN
             ),
             None,
         ),
-        "picked_plain_run": picked is not None
-        and picked.user_attrs.get("musiclust.start") == "plain run",
+        "picked_plain_run": picked is not None and picked.user_attrs.get(START_ATTR) == PLAIN_RUN,
         "single_best": single.user_attrs.get("pipeline") if single is not None else None,
         "single_best_ami": (
             single.user_attrs.get("metrics", {}).get("genre.ami") if single is not None else None
